@@ -1,0 +1,374 @@
+//! Alert state: what is firing, what has been sent, and what is inhibited.
+//!
+//! The controller declares alerts firing or clear; the book turns changes of what should
+//! be *notified* into trigger/resolve notices, each under a stable dedup key. A firing
+//! region alert inhibits alerts about that region's nodes (Alertmanager's
+//! `inhibit_rules`): they are not sent while the region alert stands, and are sent if
+//! still firing when it resolves.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{NodeId, RegionId, ShardId};
+use crate::time::Millis;
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Needs someone now.
+    Critical,
+}
+
+/// What an alert is about; also determines its dedup key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum AlertSubject {
+    /// A node is down.
+    NodeDown {
+        /// The node.
+        node: NodeId,
+        /// Its region.
+        region: RegionId,
+    },
+    /// A node is slow or erroring.
+    NodeDegraded {
+        /// The node.
+        node: NodeId,
+        /// Its region.
+        region: RegionId,
+    },
+    /// A node keeps going down and coming back.
+    NodeFlapping {
+        /// The node.
+        node: NodeId,
+        /// Its region.
+        region: RegionId,
+    },
+    /// Every node of a region is down.
+    RegionDown {
+        /// The region.
+        region: RegionId,
+    },
+    /// Residency-pinned guilds of a region have no player.
+    ResidencyDegraded {
+        /// The region.
+        region: RegionId,
+    },
+    /// Guilds could not be placed or had to overfill nodes.
+    CapacityExhausted {
+        /// The region the guilds call home.
+        region: RegionId,
+    },
+    /// Most nodes look down at once; the controller froze mass moves.
+    ControllerIsolated,
+    /// Most shards went silent at once; promotions are frozen.
+    ShardPromotionsFrozen,
+    /// A shard stalled and had no spare to take it.
+    ShardWithoutSpare {
+        /// The shard.
+        shard: ShardId,
+    },
+    /// A restoration was rolled back because its node relapsed.
+    RestorationRolledBack {
+        /// The node.
+        node: NodeId,
+        /// Its region.
+        region: RegionId,
+    },
+}
+
+impl AlertSubject {
+    /// The key under which triggers and resolves of this alert are deduplicated.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            AlertSubject::NodeDown { node, .. } => format!("switchyard/node-down/{node}"),
+            AlertSubject::NodeDegraded { node, .. } => format!("switchyard/node-degraded/{node}"),
+            AlertSubject::NodeFlapping { node, .. } => format!("switchyard/node-flapping/{node}"),
+            AlertSubject::RegionDown { region } => format!("switchyard/region-down/{region}"),
+            AlertSubject::ResidencyDegraded { region } => {
+                format!("switchyard/residency-degraded/{region}")
+            }
+            AlertSubject::CapacityExhausted { region } => {
+                format!("switchyard/capacity-exhausted/{region}")
+            }
+            AlertSubject::ControllerIsolated => "switchyard/controller-isolated".to_owned(),
+            AlertSubject::ShardPromotionsFrozen => "switchyard/shard-promotions-frozen".to_owned(),
+            AlertSubject::ShardWithoutSpare { shard } => {
+                format!("switchyard/shard-without-spare/{shard}")
+            }
+            AlertSubject::RestorationRolledBack { node, .. } => {
+                format!("switchyard/restoration-rolled-back/{node}")
+            }
+        }
+    }
+
+    /// The node an alert is about, if it is about one.
+    pub fn node(&self) -> Option<&NodeId> {
+        match self {
+            AlertSubject::NodeDown { node, .. }
+            | AlertSubject::NodeDegraded { node, .. }
+            | AlertSubject::NodeFlapping { node, .. }
+            | AlertSubject::RestorationRolledBack { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// The region an alert concerns, if any.
+    pub fn region(&self) -> Option<&RegionId> {
+        match self {
+            AlertSubject::NodeDown { region, .. }
+            | AlertSubject::NodeDegraded { region, .. }
+            | AlertSubject::NodeFlapping { region, .. }
+            | AlertSubject::RestorationRolledBack { region, .. }
+            | AlertSubject::RegionDown { region }
+            | AlertSubject::ResidencyDegraded { region }
+            | AlertSubject::CapacityExhausted { region } => Some(region),
+            AlertSubject::ControllerIsolated
+            | AlertSubject::ShardPromotionsFrozen
+            | AlertSubject::ShardWithoutSpare { .. } => None,
+        }
+    }
+}
+
+/// Trigger or resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    /// The condition started.
+    Trigger,
+    /// The condition ended.
+    Resolve,
+}
+
+/// One alert notification for the shell's alert sinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertNotice {
+    /// Trigger or resolve.
+    pub action: AlertAction,
+    /// Stable key: a resolve carries the same key as its trigger.
+    pub dedup_key: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// What it is about.
+    pub subject: AlertSubject,
+    /// One line for people.
+    pub summary: String,
+    /// When the condition started (for a resolve, the original trigger time).
+    pub since: Millis,
+    /// When this notice was issued.
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    severity: Severity,
+    summary: String,
+    since: Millis,
+    firing: bool,
+    notified: bool,
+}
+
+/// The set of alerts the controller knows about.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AlertBook {
+    entries: BTreeMap<AlertSubject, Entry>,
+    /// Nodes whose alerts are silenced (maintenance windows).
+    silenced_nodes: Vec<NodeId>,
+}
+
+impl AlertBook {
+    /// Declares an alert firing (idempotent; a new summary replaces the old one).
+    pub(crate) fn fire(
+        &mut self,
+        now: Millis,
+        subject: AlertSubject,
+        severity: Severity,
+        summary: String,
+    ) {
+        let entry = self.entries.entry(subject).or_insert(Entry {
+            severity,
+            summary: String::new(),
+            since: now,
+            firing: false,
+            notified: false,
+        });
+        if !entry.firing {
+            entry.since = now;
+        }
+        entry.firing = true;
+        entry.severity = severity;
+        entry.summary = summary;
+    }
+
+    /// Declares an alert's condition over.
+    pub(crate) fn clear(&mut self, subject: &AlertSubject) {
+        if let Some(entry) = self.entries.get_mut(subject) {
+            entry.firing = false;
+        }
+    }
+
+    pub(crate) fn is_firing(&self, subject: &AlertSubject) -> bool {
+        self.entries.get(subject).is_some_and(|e| e.firing)
+    }
+
+    pub(crate) fn set_silenced(&mut self, node: &NodeId, silenced: bool) {
+        self.silenced_nodes.retain(|n| n != node);
+        if silenced {
+            self.silenced_nodes.push(node.clone());
+        }
+    }
+
+    fn is_inhibited(&self, subject: &AlertSubject) -> bool {
+        let Some(node) = subject.node() else {
+            return false;
+        };
+        if self.silenced_nodes.contains(node) {
+            return true;
+        }
+        subject.region().is_some_and(|region| {
+            self.is_firing(&AlertSubject::RegionDown {
+                region: region.clone(),
+            })
+        })
+    }
+
+    /// Turns every change of what should be notified into a notice, in key order.
+    pub(crate) fn reconcile(&mut self, now: Millis, out: &mut impl FnMut(AlertNotice)) {
+        let wanted: Vec<(AlertSubject, bool)> = self
+            .entries
+            .iter()
+            .map(|(subject, e)| (subject.clone(), e.firing && !self.is_inhibited(subject)))
+            .filter(|(subject, wanted)| self.entries[subject].notified != *wanted)
+            .collect();
+        for (subject, wanted) in wanted {
+            let entry = self
+                .entries
+                .get_mut(&subject)
+                .expect("collected from the map");
+            entry.notified = wanted;
+            out(AlertNotice {
+                action: if wanted {
+                    AlertAction::Trigger
+                } else {
+                    AlertAction::Resolve
+                },
+                dedup_key: subject.dedup_key(),
+                severity: entry.severity,
+                subject: subject.clone(),
+                summary: entry.summary.clone(),
+                since: entry.since,
+                at: now,
+            });
+        }
+        // Forget alerts that are over and already resolved, so the book stays bounded.
+        self.entries.retain(|_, e| e.firing || e.notified);
+    }
+
+    /// Alerts currently notified (firing and not inhibited), for the status API.
+    pub(crate) fn active(&self) -> impl Iterator<Item = (&AlertSubject, Severity, &str, Millis)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.notified)
+            .map(|(s, e)| (s, e.severity, e.summary.as_str(), e.since))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_down(node: &str) -> AlertSubject {
+        AlertSubject::NodeDown {
+            node: node.into(),
+            region: "eu".into(),
+        }
+    }
+
+    fn drain(book: &mut AlertBook, now: u64) -> Vec<(AlertAction, String)> {
+        let mut out = Vec::new();
+        book.reconcile(Millis(now), &mut |n| out.push((n.action, n.dedup_key)));
+        out
+    }
+
+    #[test]
+    fn trigger_then_resolve_once_each() {
+        let mut book = AlertBook::default();
+        book.fire(
+            Millis(1),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        book.fire(
+            Millis(2),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        assert_eq!(
+            drain(&mut book, 2),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())]
+        );
+        assert!(drain(&mut book, 3).is_empty(), "deduplicated");
+        book.clear(&node_down("eu-1"));
+        assert_eq!(
+            drain(&mut book, 4),
+            [(AlertAction::Resolve, "switchyard/node-down/eu-1".to_owned())]
+        );
+        assert!(drain(&mut book, 5).is_empty());
+    }
+
+    #[test]
+    fn region_alert_inhibits_its_node_alerts() {
+        let mut book = AlertBook::default();
+        let region = AlertSubject::RegionDown {
+            region: "eu".into(),
+        };
+        book.fire(
+            Millis(1),
+            region.clone(),
+            Severity::Critical,
+            "eu down".into(),
+        );
+        book.fire(
+            Millis(1),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        assert_eq!(
+            drain(&mut book, 1),
+            [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
+        );
+        book.clear(&region);
+        // The node is still down once the region alert resolves: it is sent now.
+        assert_eq!(
+            drain(&mut book, 2),
+            [
+                (AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned()),
+                (AlertAction::Resolve, "switchyard/region-down/eu".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn silenced_nodes_raise_nothing() {
+        let mut book = AlertBook::default();
+        book.set_silenced(&"eu-1".into(), true);
+        book.fire(
+            Millis(1),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        assert!(drain(&mut book, 1).is_empty());
+        book.set_silenced(&"eu-1".into(), false);
+        assert_eq!(drain(&mut book, 2).len(), 1);
+    }
+}

@@ -1,0 +1,377 @@
+//! Guilds that want playback: requests, position reports and placement.
+
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::{AlertSubject, Severity};
+use crate::command::{Assignment, Command, DegradedReason, MoveReason};
+use crate::history::FailoverTrigger;
+use crate::ids::{GuildId, MoveId, PlanId, RegionId};
+use crate::time::Millis;
+use crate::topology::{NodeIdx, PlanIdx, RegionIdx};
+
+use super::{Controller, InputError};
+
+/// A guild asks for a player (the bot's `play` when it has none yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybackRequest {
+    /// The guild.
+    pub guild: GuildId,
+    /// Its plan; decides which regions it may use.
+    pub plan: PlanId,
+    /// The region it asked for, if any; clamped to the plan's regions.
+    pub region: Option<RegionId>,
+    /// A data-residency pin: the guild never plays outside this region.
+    pub residency: Option<RegionId>,
+}
+
+/// Where a guild's player is, as the controller tracks it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Placement {
+    Serving(NodeIdx),
+    Moving { id: MoveId, to: NodeIdx },
+    Degraded(DegradedReason),
+}
+
+/// One tracked guild; kept small because there may be hundreds of thousands.
+#[derive(Debug, Clone)]
+pub(crate) struct Player {
+    pub(crate) plan: PlanIdx,
+    /// Effective home region after clamping (the pin, when pinned).
+    pub(crate) home: RegionIdx,
+    pub(crate) pinned: bool,
+    pub(crate) placement: Placement,
+    /// The node it last played on, when it played anywhere.
+    pub(crate) last_node: Option<NodeIdx>,
+    /// The node failover moved it away from, for restoration.
+    pub(crate) displaced_from: Option<NodeIdx>,
+    pub(crate) position_ms: u64,
+    pub(crate) position_at: Millis,
+    pub(crate) playing: bool,
+    pub(crate) track_length_ms: Option<u64>,
+    /// Failed move attempts in a row.
+    pub(crate) attempts: u32,
+}
+
+impl Player {
+    /// Position extrapolated to `at` from the last report (never backwards).
+    pub(crate) fn position_at(&self, at: Millis) -> u64 {
+        let elapsed = if self.playing {
+            at.ms_since(self.position_at)
+        } else {
+            0
+        };
+        let position = self.position_ms.saturating_add(elapsed);
+        self.track_length_ms
+            .map_or(position, |length| position.min(length))
+    }
+
+    pub(crate) fn serving_node(&self) -> Option<NodeIdx> {
+        match self.placement {
+            Placement::Serving(node) => Some(node),
+            _ => None,
+        }
+    }
+}
+
+impl Controller {
+    /// A guild wants a player. New guilds are placed (or reported degraded); a known guild
+    /// whose plan or pin changed is moved if where it plays is no longer allowed.
+    pub fn handle_playback_requested(
+        &mut self,
+        now: Millis,
+        request: &PlaybackRequest,
+    ) -> Result<(), InputError> {
+        let plan = self
+            .topology
+            .plan(&request.plan)
+            .ok_or_else(|| InputError::UnknownPlan(request.plan.clone()))?;
+        let requested = request
+            .region
+            .as_ref()
+            .map(|r| self.region_idx(r))
+            .transpose()?;
+        let pin = request
+            .residency
+            .as_ref()
+            .map(|r| self.region_idx(r))
+            .transpose()?;
+        let plan_entry = self.topology.plan_entry(plan);
+        let clamped = requested.is_some_and(|r| !plan_entry.allows(r));
+        let home = pin
+            .or(requested.filter(|r| plan_entry.allows(*r)))
+            .unwrap_or_else(|| plan_entry.default_region());
+        if let Some(player) = self.players.get_mut(&request.guild) {
+            player.plan = plan;
+            player.home = home;
+            player.pinned = pin.is_some();
+            self.enforce_policy(now, request.guild);
+        } else {
+            self.players.insert(
+                request.guild,
+                Player {
+                    plan,
+                    home,
+                    pinned: pin.is_some(),
+                    placement: Placement::Degraded(DegradedReason::NoServingNode),
+                    last_node: None,
+                    displaced_from: None,
+                    position_ms: 0,
+                    position_at: now,
+                    playing: true,
+                    track_length_ms: None,
+                    attempts: 0,
+                },
+            );
+            self.place_new(now, request.guild, clamped);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    fn place_new(&mut self, now: Millis, guild: GuildId, clamped: bool) {
+        let player = &self.players[&guild];
+        let home = player.home;
+        match self.choose_node(now, player, &[]) {
+            Some((node, over_capacity)) => {
+                let entry = self.node_mut(node);
+                entry.assigned += 1;
+                let node_id = entry.id.clone();
+                let region = self.region_name(self.node(node).region).clone();
+                let player = self.players.get_mut(&guild).expect("inserted above");
+                player.placement = Placement::Serving(node);
+                player.last_node = Some(node);
+                self.commands.push_back(Command::AssignPlayer(Assignment {
+                    guild,
+                    node: node_id,
+                    region,
+                    effective_region: self.region_name(home).clone(),
+                    clamped,
+                    over_capacity,
+                }));
+            }
+            None => self.mark_degraded(now, guild),
+        }
+    }
+
+    /// The guild no longer wants playback: forget it.
+    pub fn handle_playback_stopped(&mut self, now: Millis, guild: GuildId) {
+        if let Some(player) = self.players.remove(&guild) {
+            match player.placement {
+                Placement::Serving(node) => self.node_mut(node).assigned -= 1,
+                Placement::Moving { id, to } => {
+                    self.node_mut(to).assigned -= 1;
+                    self.cancel_move(now, id);
+                }
+                Placement::Degraded(_) => {
+                    self.degraded.remove(&guild);
+                }
+            }
+            self.forget_empty_removed_nodes(now);
+        }
+        self.settle(now);
+    }
+
+    /// The player's position as last reported by its node (`playerUpdate`), with whether
+    /// it is playing (not paused) and the track's length when known.
+    pub fn handle_player_update(
+        &mut self,
+        now: Millis,
+        guild: GuildId,
+        position_ms: u64,
+        playing: bool,
+        track_length_ms: Option<u64>,
+    ) {
+        if let Some(player) = self.players.get_mut(&guild) {
+            player.position_ms = position_ms;
+            player.position_at = now;
+            player.playing = playing;
+            player.track_length_ms = track_length_ms;
+        }
+    }
+
+    /// Regions a guild may play in, best first: its home, then the other regions its plan
+    /// allows by priority. A pinned guild has only its pin.
+    pub(super) fn candidate_regions(
+        &self,
+        player: &Player,
+    ) -> impl Iterator<Item = RegionIdx> + '_ {
+        let others = if player.pinned {
+            &[][..]
+        } else {
+            &self.topology.plan_entry(player.plan).allowed[..]
+        };
+        let home = player.home;
+        std::iter::once(home).chain(others.iter().copied().filter(move |r| *r != home))
+    }
+
+    /// Whether a guild may play on a node at all (plan and residency).
+    pub(super) fn allowed_on(&self, player: &Player, node: NodeIdx) -> bool {
+        let region = self.node(node).region;
+        if player.pinned {
+            region == player.home
+        } else {
+            region == player.home || self.topology.plan_entry(player.plan).allows(region)
+        }
+    }
+
+    /// The best node for a guild: the first candidate region with a serving node that has
+    /// room, by priority then load; when every allowed node is full, the least loaded one
+    /// if overcommit is allowed (the flag says so). `None` when nothing serves.
+    pub(super) fn choose_node(
+        &self,
+        now: Millis,
+        player: &Player,
+        exclude: &[NodeIdx],
+    ) -> Option<(NodeIdx, bool)> {
+        for region in self.candidate_regions(player) {
+            if let Some(node) = self.best_in_region(now, region, exclude, true) {
+                return Some((node, false));
+            }
+        }
+        if !self.config.failover.overcommit_when_full {
+            return None;
+        }
+        self.candidate_regions(player)
+            .find_map(|region| self.best_in_region(now, region, exclude, false))
+            .map(|node| (node, true))
+    }
+
+    fn best_in_region(
+        &self,
+        now: Millis,
+        region: RegionIdx,
+        exclude: &[NodeIdx],
+        need_room: bool,
+    ) -> Option<NodeIdx> {
+        if self.region_evacuated(region) {
+            return None;
+        }
+        let mut best: Option<(NodeIdx, i32, f64)> = None;
+        for &idx in &self.region_nodes[usize::from(region.0)] {
+            let node = self.node(idx);
+            if exclude.contains(&idx) || !node.accepts_players(false) {
+                continue;
+            }
+            if need_room && node.assigned >= node.usable_capacity(now, &self.config.health) {
+                continue;
+            }
+            let score = node.load_score();
+            // Highest priority first, then the lowest load, then the name.
+            let better = best.is_none_or(|(best_idx, best_priority, best_score)| {
+                node.priority > best_priority
+                    || (node.priority == best_priority
+                        && (score < best_score
+                            || (score == best_score && node.id < self.node(best_idx).id)))
+            });
+            if better {
+                best = Some((idx, node.priority, score));
+            }
+        }
+        best.map(|(idx, _, _)| idx)
+    }
+
+    /// Reports a guild degraded (once per reason) and remembers to retry it.
+    pub(super) fn mark_degraded(&mut self, now: Millis, guild: GuildId) {
+        let reason = {
+            let player = &self.players[&guild];
+            if self.fail_open {
+                DegradedReason::ControllerIsolated
+            } else if player.pinned {
+                DegradedReason::ResidencyPinned {
+                    region: self.region_name(player.home).clone(),
+                }
+            } else if player.attempts >= self.config.failover.move_attempts_max {
+                DegradedReason::MovesFailed
+            } else {
+                DegradedReason::NoServingNode
+            }
+        };
+        let player = self
+            .players
+            .get_mut(&guild)
+            .expect("callers pass tracked guilds");
+        let newly = self.degraded.insert(guild);
+        let changed = !matches!(&player.placement, Placement::Degraded(r) if *r == reason);
+        player.placement = Placement::Degraded(reason.clone());
+        if newly || changed {
+            self.commands
+                .push_back(Command::ReportDegraded { guild, reason });
+        }
+        if self.degraded_retry_at.is_none() {
+            self.degraded_retry_at = Some(now.plus_ms(self.config.failover.move_timeout_ms));
+        }
+    }
+
+    /// Tries to give every degraded guild a player again.
+    pub(super) fn retry_degraded(&mut self, now: Millis) {
+        if self.fail_open {
+            self.degraded_retry_at = Some(now.plus_ms(self.config.failover.move_timeout_ms));
+            return;
+        }
+        let guilds: Vec<GuildId> = self.degraded.iter().copied().collect();
+        let mut incident = None;
+        for guild in guilds {
+            let player = &self.players[&guild];
+            if self.choose_node(now, player, &[]).is_none() {
+                continue;
+            }
+            let incident =
+                *incident.get_or_insert_with(|| self.history.open(now, FailoverTrigger::Policy));
+            self.degraded.remove(&guild);
+            self.players
+                .get_mut(&guild)
+                .expect("degraded guilds are tracked")
+                .attempts = 0;
+            self.plan_move(now, guild, None, MoveReason::Recovery, incident);
+        }
+        if let Some(incident) = incident {
+            self.settle_incident(now, incident);
+            self.dispatch_moves(now);
+        }
+        if !self.degraded.is_empty() && self.degraded_retry_at.is_none() {
+            self.degraded_retry_at = Some(now.plus_ms(self.config.failover.move_timeout_ms));
+        }
+    }
+
+    /// Moves a guild whose plan or pin changed if where it plays is no longer allowed.
+    fn enforce_policy(&mut self, now: Millis, guild: GuildId) {
+        let player = &self.players[&guild];
+        let Some(node) = player.serving_node() else {
+            return;
+        };
+        if self.allowed_on(player, node) {
+            return;
+        }
+        let incident = self.history.open(now, FailoverTrigger::Policy);
+        self.plan_move(now, guild, Some(node), MoveReason::Policy, incident);
+        self.settle_incident(now, incident);
+        self.dispatch_moves(now);
+    }
+
+    /// Fires or clears the residency alert of each region from the degraded set.
+    pub(super) fn update_residency_alerts(&mut self, now: Millis) {
+        let mut pinned_by_region = vec![0u32; self.topology.regions.len()];
+        for guild in &self.degraded {
+            let player = &self.players[guild];
+            if player.pinned {
+                pinned_by_region[usize::from(player.home.0)] += 1;
+            }
+        }
+        for (r, count) in pinned_by_region.into_iter().enumerate() {
+            let region = self.topology.regions[r].id.clone();
+            let subject = AlertSubject::ResidencyDegraded {
+                region: region.clone(),
+            };
+            if count > 0 {
+                self.alerts.fire(
+                    now,
+                    subject,
+                    Severity::Critical,
+                    format!("{count} residency-pinned guild(s) in {region} have no serving node; they are kept in {region}, not moved"),
+                );
+            } else {
+                self.alerts.clear(&subject);
+            }
+        }
+    }
+}

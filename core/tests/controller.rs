@@ -1,0 +1,600 @@
+//! Behaviour of the controller, driven by the fake-clock harness.
+
+mod common;
+
+use common::*;
+use switchyard_core::PlayerPlacement;
+use switchyard_core::alerts::{AlertAction, AlertSubject};
+use switchyard_core::command::{Command, DegradedReason, MoveReason};
+use switchyard_core::health::NodeStatus;
+use switchyard_core::history::FailoverOutcome;
+use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
+use switchyard_core::shards::ShardHeartbeat;
+use switchyard_core::time::Millis;
+use switchyard_core::topology::NodeSpec;
+
+#[test]
+fn nodes_come_up_and_players_spread_by_load() {
+    let mut h = started(3, 100);
+    assert!(
+        h.controller
+            .nodes()
+            .iter()
+            .all(|n| n.status == NodeStatus::Up)
+    );
+    for guild in 1..=9 {
+        h.request(guild, "free", None, None);
+    }
+    let mut counts: Vec<u32> = h
+        .controller
+        .nodes()
+        .iter()
+        .filter(|n| n.region.as_str() == "us")
+        .map(|n| n.players)
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [3, 3, 3],
+        "nine free guilds spread evenly over the three us nodes"
+    );
+}
+
+#[test]
+fn a_plan_clamps_a_region_it_does_not_allow() {
+    let mut h = started(1, 100);
+    h.request(1, "free", Some("eu"), None);
+    let assignment = h.log.iter().rev().find_map(|(_, c)| match c {
+        Command::AssignPlayer(a) => Some(a.clone()),
+        _ => None,
+    });
+    let assignment = assignment.expect("assigned");
+    assert!(assignment.clamped);
+    assert_eq!(assignment.effective_region.as_str(), "us");
+    assert_eq!(assignment.node.as_str(), "us-1");
+}
+
+#[test]
+fn a_killed_node_is_marked_down_and_its_players_move_within_the_region() {
+    let mut h = started(3, 100);
+    for guild in 1..=30 {
+        h.request(guild, "growth", Some("eu"), None);
+    }
+    let victims: Vec<u64> = (1..=30)
+        .filter(|g| node_of(&h, *g).as_deref() == Some("eu-1"))
+        .collect();
+    assert!(!victims.is_empty());
+    let killed_at = h.now;
+    h.kill("eu-1");
+    h.run_for(5_000);
+    assert_eq!(
+        h.controller.node_health(&"eu-1".into()).unwrap().status,
+        NodeStatus::Down
+    );
+    for guild in &victims {
+        let node = node_of(&h, *guild).expect("serving again");
+        assert!(
+            node.starts_with("eu-") && node != "eu-1",
+            "guild {guild} went to {node}"
+        );
+    }
+    let down_at = h
+        .log
+        .iter()
+        .find(|(_, c)| matches!(c, Command::Alert(n) if n.dedup_key == "switchyard/node-down/eu-1"))
+        .map(|(at, _)| *at)
+        .expect("a node-down alert");
+    // Socket close, then one failed probe (timeout 500 ms) confirms.
+    assert!(
+        down_at.ms_since(killed_at) <= 1_000,
+        "detected after {} ms",
+        down_at.ms_since(killed_at)
+    );
+    let record = h
+        .controller
+        .failover_history()
+        .last()
+        .expect("an incident")
+        .clone();
+    assert_eq!(record.outcome, FailoverOutcome::Completed);
+    assert_eq!(record.moved as usize, victims.len());
+}
+
+#[test]
+fn a_moved_player_resumes_where_it_was_when_the_fault_was_detected() {
+    let mut h = started(2, 100);
+    h.request(7, "free", None, None);
+    let node = node_of(&h, 7).unwrap();
+    h.run_for(10_000);
+    // The bot reported 30 s into the track ten seconds ago; it kept playing since.
+    let report_at = h.now;
+    h.controller
+        .handle_player_update(report_at, GuildId(7), 30_000, true, Some(200_000));
+    h.run_for(4_000);
+    let last_alive = h.now; // probes answered up to here
+    h.kill(&node);
+    h.run_for(5_000);
+    let order = h
+        .log
+        .iter()
+        .find_map(|(_, c)| match c {
+            Command::MovePlayer(o) if o.guild == GuildId(7) => Some(o.clone()),
+            _ => None,
+        })
+        .expect("moved");
+    let expected = 30_000 + last_alive.ms_since(report_at);
+    // Frozen at the node's last sign of life (its last good probe), never later.
+    assert!(
+        order.position_ms <= expected && order.position_ms + 1_000 >= expected,
+        "{} vs {}",
+        order.position_ms,
+        expected
+    );
+    assert!(!order.delete_from, "a dead node's player is not deleted");
+    assert_eq!(order.reason, MoveReason::NodeDown);
+}
+
+#[test]
+fn region_outage_moves_unpinned_players_out_and_degrades_pinned_ones() {
+    let mut h = started(3, 100);
+    for guild in 1..=60 {
+        let pin = (guild % 4 == 0).then_some("eu");
+        h.request(guild, "growth", Some("eu"), pin);
+    }
+    for node in ["eu-1", "eu-2", "eu-3"] {
+        h.kill(node);
+    }
+    h.run_for(5_000);
+    for guild in 1..=60u64 {
+        let view = h.controller.player(GuildId(guild)).unwrap();
+        if guild % 4 == 0 {
+            assert_eq!(
+                view.placement,
+                PlayerPlacement::Degraded {
+                    reason: DegradedReason::ResidencyPinned {
+                        region: "eu".into()
+                    }
+                }
+            );
+        } else {
+            let node = node_of(&h, guild).expect("served");
+            assert!(
+                node.starts_with("us-"),
+                "us has the highest priority, got {node}"
+            );
+        }
+    }
+    let triggered = alerts_triggered(&h);
+    assert!(triggered.contains(&"switchyard/region-down/eu".to_owned()));
+    assert!(triggered.contains(&"switchyard/residency-degraded/eu".to_owned()));
+    // The region alert inhibits its node alerts (at most the first node's went out
+    // before the region was seen down).
+    let node_alerts = triggered
+        .iter()
+        .filter(|k| k.starts_with("switchyard/node-down/eu"))
+        .count();
+    assert!(node_alerts <= 2, "{triggered:?}");
+}
+
+#[test]
+fn restoration_returns_players_in_configured_steps_after_the_hold() {
+    let mut h = started(1, 1_000);
+    for guild in 1..=40 {
+        h.request(guild, "growth", Some("eu"), None);
+    }
+    h.kill("eu-1");
+    h.run_for(5_000);
+    assert!((1..=40).all(|g| node_of(&h, g).as_deref() == Some("us-1")));
+    h.revive("eu-1");
+    let revived_at = h.now;
+    h.run_for(60_000);
+    let steps: Vec<(Millis, u32)> = h
+        .log
+        .iter()
+        .filter(|(at, _)| *at >= revived_at)
+        .filter_map(|(at, c)| match c {
+            Command::Audit(e) if e.kind == "restoration_step" => {
+                Some((*at, e.fields["moved"].parse().unwrap()))
+            }
+            _ => None,
+        })
+        .collect();
+    let moved: Vec<u32> = steps.iter().map(|(_, m)| *m).collect();
+    assert_eq!(moved, [4, 16, 20], "10 % -> 50 % -> all of 40");
+    assert!(
+        steps[0].0.ms_since(revived_at) >= 10_000,
+        "the hold comes first"
+    );
+    assert!(
+        steps[1].0.ms_since(steps[0].0) >= 5_000,
+        "dwell between steps"
+    );
+    assert!((1..=40).all(|g| node_of(&h, g).as_deref() == Some("eu-1")));
+    assert!(h.controller.players().all(|p| p.displaced_from.is_none()));
+}
+
+#[test]
+fn restoration_rolls_back_when_the_node_degrades_mid_way() {
+    let mut h = started(1, 1_000);
+    for guild in 1..=40 {
+        h.request(guild, "growth", Some("eu"), None);
+    }
+    h.kill("eu-1");
+    h.run_for(5_000);
+    h.revive("eu-1");
+    h.run_for(12_000); // hold (10 s) passed: the first step returned 4 players
+    let home = (1..=40)
+        .filter(|g| node_of(&h, *g).as_deref() == Some("eu-1"))
+        .count();
+    assert_eq!(home, 4);
+    h.node("eu-1").latency_ms = 300; // past the warning level
+    h.run_for(3_000);
+    assert!(alerts_triggered(&h).contains(&"switchyard/restoration-rolled-back/eu-1".to_owned()));
+    let home = (1..=40)
+        .filter(|g| node_of(&h, *g).as_deref() == Some("eu-1"))
+        .count();
+    assert_eq!(home, 0, "returned players moved away again");
+    assert!(
+        h.controller
+            .players()
+            .all(|p| p.displaced_from.as_ref().map(NodeId::as_str) == Some("eu-1"))
+    );
+}
+
+#[test]
+fn when_most_nodes_look_down_the_controller_fails_open() {
+    let mut h = started(3, 100);
+    for guild in 1..=30 {
+        h.request(guild, "growth", None, None);
+    }
+    let before: Vec<Option<String>> = (1..=30).map(|g| node_of(&h, g)).collect();
+    let isolated_at = h.now;
+    for node in [
+        "us-1", "us-2", "us-3", "eu-1", "eu-2", "eu-3", "apac-1", "apac-2", "apac-3",
+    ] {
+        h.node(node).alive = false; // the controller is cut off: no socket closes seen
+    }
+    h.run_for(10_000);
+    assert!(h.controller.is_fail_open());
+    assert!(alerts_triggered(&h).contains(&"switchyard/controller-isolated".to_owned()));
+    let moves_after: usize = h
+        .commands_since(isolated_at)
+        .filter(|c| matches!(c, Command::MovePlayer(_)))
+        .count();
+    // At most the first node to fall (under the threshold) had its players moved.
+    assert!(moves_after <= 30, "{moves_after}");
+    let after: Vec<Option<String>> = (1..=30).map(|g| node_of(&h, g)).collect();
+    let unchanged = before.iter().zip(&after).filter(|(a, b)| a == b).count();
+    assert!(
+        unchanged >= 20,
+        "mass moves were frozen: {unchanged} of 30 unchanged"
+    );
+}
+
+#[test]
+fn full_nodes_overfill_only_when_every_allowed_node_is_full_and_say_so() {
+    let mut h = started(1, 2);
+    for guild in 1..=3 {
+        h.request(guild, "free", None, None);
+    }
+    let over: Vec<bool> = h
+        .log
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Command::AssignPlayer(a) => Some(a.over_capacity),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(over, [false, false, true]);
+    assert!(alerts_triggered(&h).contains(&"switchyard/capacity-exhausted/us".to_owned()));
+    // A growth guild is not overfilled while eu has room.
+    h.request(4, "growth", Some("us"), None);
+    assert_eq!(node_of(&h, 4).as_deref(), Some("eu-1"));
+}
+
+#[test]
+fn drain_and_enable_move_players_away_and_back() {
+    let mut h = started(2, 100);
+    for guild in 1..=10 {
+        h.request(guild, "free", None, None);
+    }
+    h.controller.drain_node(h.now, &"us-1".into()).unwrap();
+    h.drain();
+    h.run_for(1_000);
+    assert!((1..=10).all(|g| node_of(&h, g).as_deref() == Some("us-2")));
+    let drained = h.controller.node_health(&"us-1".into()).unwrap();
+    assert!(drained.drained && !drained.available);
+    h.controller.enable_node(h.now, &"us-1".into()).unwrap();
+    h.drain();
+    h.run_for(60_000);
+    let back = (1..=10)
+        .filter(|g| node_of(&h, *g).as_deref() == Some("us-1"))
+        .count();
+    assert_eq!(back, 5, "the players drained off us-1 returned");
+}
+
+#[test]
+fn maintenance_silences_node_alerts() {
+    let mut h = started(2, 100);
+    h.controller
+        .set_maintenance(h.now, &"us-1".into(), true)
+        .unwrap();
+    h.drain();
+    h.kill("us-1");
+    h.run_for(5_000);
+    assert!(!alerts_triggered(&h).iter().any(|k| k.contains("us-1")));
+}
+
+#[test]
+fn manual_region_failover_keeps_pinned_guilds_in_place() {
+    let mut h = started(2, 100);
+    h.request(1, "growth", Some("eu"), None);
+    h.request(2, "growth", Some("eu"), Some("eu"));
+    h.controller.fail_over_region(h.now, &"eu".into()).unwrap();
+    h.drain();
+    h.run_for(1_000);
+    assert!(node_of(&h, 1).unwrap().starts_with("us-"));
+    assert!(
+        node_of(&h, 2).unwrap().starts_with("eu-"),
+        "pinned guild stays (its node is alive)"
+    );
+    h.controller.restore_region(h.now, &"eu".into()).unwrap();
+    h.drain();
+    h.run_for(60_000);
+    assert!(
+        node_of(&h, 1).unwrap().starts_with("eu-"),
+        "returned after restore"
+    );
+}
+
+#[test]
+fn failed_moves_are_retried_elsewhere_then_degraded() {
+    let mut h = started(3, 100);
+    h.request(1, "free", None, None);
+    let first = node_of(&h, 1).unwrap();
+    for node in ["us-1", "us-2", "us-3"] {
+        if node != first {
+            h.node(node).rejects_moves = true;
+        }
+    }
+    h.kill(&first);
+    h.run_for(5_000);
+    let attempts = h
+        .log
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::MovePlayer(_)))
+        .count();
+    assert_eq!(attempts, 3, "move_attempts_max attempts, other nodes first");
+    assert!(matches!(
+        h.controller.player(GuildId(1)).unwrap().placement,
+        PlayerPlacement::Degraded { .. }
+    ));
+    // Once a node accepts moves again, the degraded guild gets a player.
+    h.node("us-2").rejects_moves = false;
+    h.node("us-3").rejects_moves = false;
+    h.run_for(30_000);
+    assert!(node_of(&h, 1).is_some());
+}
+
+#[test]
+fn a_flapping_node_is_held_down_and_alerted() {
+    let mut h = started(2, 100);
+    for _ in 0..3 {
+        h.kill("us-1");
+        h.run_for(3_000);
+        h.revive("us-1");
+        h.run_for(3_000);
+    }
+    assert!(alerts_triggered(&h).contains(&"switchyard/node-flapping/us-1".to_owned()));
+    assert_eq!(
+        h.controller.node_health(&"us-1".into()).unwrap().status,
+        NodeStatus::Down
+    );
+    h.run_for(120_000);
+    assert_eq!(
+        h.controller.node_health(&"us-1".into()).unwrap().status,
+        NodeStatus::Up
+    );
+}
+
+#[test]
+fn nodes_join_and_leave_at_run_time() {
+    let mut h = started(1, 100);
+    let spec = NodeSpec {
+        name: "us-9".into(),
+        region: "us".into(),
+        priority: 5,
+        weight: 1,
+        capacity: 10,
+        maintenance: false,
+    };
+    h.controller.add_node(h.now, &spec).unwrap();
+    h.drain();
+    h.run_for(2_000);
+    h.request(1, "free", None, None);
+    assert_eq!(
+        node_of(&h, 1).as_deref(),
+        Some("us-9"),
+        "higher priority wins"
+    );
+    h.controller.remove_node(h.now, &"us-9".into()).unwrap();
+    h.drain();
+    h.run_for(2_000);
+    assert_eq!(node_of(&h, 1).as_deref(), Some("us-1"));
+    assert!(
+        h.controller.node_health(&"us-9".into()).is_none(),
+        "forgotten once empty"
+    );
+    assert!(
+        h.controller
+            .add_node(
+                h.now,
+                &NodeSpec {
+                    capacity: 0,
+                    ..spec
+                }
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn a_stalled_shard_goes_to_a_spare_and_the_stale_owner_is_fenced() {
+    let mut h = started(1, 100);
+    let now = h.now;
+    for shard in 0..4 {
+        let heartbeat = ShardHeartbeat {
+            shard: ShardId(shard),
+            process: ProcessId::new(format!("bot-{shard}")),
+            epoch: 1,
+        };
+        h.controller
+            .handle_shard_heartbeat(now, &heartbeat)
+            .unwrap();
+    }
+    h.controller
+        .handle_spare_registered(now, "spare-a".into(), Some("us".into()))
+        .unwrap();
+    h.drain();
+    // Shards 1..3 keep beating; shard 0 goes silent.
+    for second in 1..=20u64 {
+        h.run_until(now.plus_ms(second * 1_000));
+        for shard in 1..4 {
+            let heartbeat = ShardHeartbeat {
+                shard: ShardId(shard),
+                process: ProcessId::new(format!("bot-{shard}")),
+                epoch: 1,
+            };
+            h.controller
+                .handle_shard_heartbeat(h.now, &heartbeat)
+                .unwrap();
+        }
+        h.drain();
+    }
+    let shard0 = &h.controller.shards()[0];
+    assert_eq!(
+        shard0.owner.as_ref().map(ProcessId::as_str),
+        Some("spare-a")
+    );
+    assert_eq!(shard0.epoch, 2);
+    assert!(h.log.iter().any(|(_, c)| matches!(c, Command::Audit(e) if e.kind == "shard_failover" && e.fields["shard"] == "0")));
+    // The old owner comes back with its old epoch: fenced, not reinstated.
+    let stale = ShardHeartbeat {
+        shard: ShardId(0),
+        process: "bot-0".into(),
+        epoch: 1,
+    };
+    h.controller.handle_shard_heartbeat(h.now, &stale).unwrap();
+    h.drain();
+    assert!(matches!(
+        h.log.last().map(|(_, c)| c),
+        Some(Command::FenceShardOwner { epoch: 2, .. })
+    ));
+    assert_eq!(
+        h.controller.shards()[0]
+            .owner
+            .as_ref()
+            .map(ProcessId::as_str),
+        Some("spare-a")
+    );
+    assert!(
+        h.controller
+            .handle_shard_heartbeat(
+                h.now,
+                &ShardHeartbeat {
+                    shard: ShardId(9),
+                    ..stale
+                }
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn a_stalled_shard_without_a_spare_raises_a_critical_alert() {
+    let mut h = started(1, 100);
+    for shard in 0..4 {
+        let heartbeat = ShardHeartbeat {
+            shard: ShardId(shard),
+            process: ProcessId::new(format!("bot-{shard}")),
+            epoch: 1,
+        };
+        h.controller
+            .handle_shard_heartbeat(h.now, &heartbeat)
+            .unwrap();
+    }
+    for _ in 0..20 {
+        h.run_for(1_000);
+        for shard in 1..4 {
+            let heartbeat = ShardHeartbeat {
+                shard: ShardId(shard),
+                process: ProcessId::new(format!("bot-{shard}")),
+                epoch: 1,
+            };
+            h.controller
+                .handle_shard_heartbeat(h.now, &heartbeat)
+                .unwrap();
+        }
+        h.drain();
+    }
+    assert!(alerts_triggered(&h).contains(&"switchyard/shard-without-spare/0".to_owned()));
+    // A spare arriving later takes the shard at once.
+    h.controller
+        .handle_spare_registered(h.now, "late-spare".into(), None)
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.controller.shards()[0]
+            .owner
+            .as_ref()
+            .map(ProcessId::as_str),
+        Some("late-spare")
+    );
+    let resolved = h.log.iter().any(|(_, c)| {
+        matches!(c, Command::Alert(n) if n.action == AlertAction::Resolve && n.subject == AlertSubject::ShardWithoutSpare { shard: ShardId(0) })
+    });
+    assert!(resolved);
+}
+
+#[test]
+fn most_shards_silent_at_once_freezes_promotions() {
+    let mut h = started(1, 100);
+    for shard in 0..4 {
+        let heartbeat = ShardHeartbeat {
+            shard: ShardId(shard),
+            process: ProcessId::new(format!("bot-{shard}")),
+            epoch: 1,
+        };
+        h.controller
+            .handle_shard_heartbeat(h.now, &heartbeat)
+            .unwrap();
+    }
+    h.controller
+        .handle_spare_registered(h.now, "spare".into(), None)
+        .unwrap();
+    h.drain();
+    h.run_for(30_000);
+    assert!(h.controller.shard_promotions_frozen());
+    assert!(h.controller.shards().iter().all(|s| s.epoch == 1));
+}
+
+#[test]
+fn unknown_names_are_typed_errors() {
+    let mut h = started(1, 100);
+    let now = h.now;
+    assert!(h.controller.drain_node(now, &"nope".into()).is_err());
+    assert!(h.controller.fail_over_region(now, &"mars".into()).is_err());
+    let bad_plan = switchyard_core::PlaybackRequest {
+        guild: GuildId(1),
+        plan: "platinum".into(),
+        region: None,
+        residency: None,
+    };
+    assert_eq!(
+        h.controller
+            .handle_playback_requested(now, &bad_plan)
+            .unwrap_err()
+            .to_string(),
+        "unknown plan `platinum`"
+    );
+}

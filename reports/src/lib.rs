@@ -1,0 +1,1 @@
+//! Reports: filled by the reports issue.
