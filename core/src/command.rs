@@ -67,6 +67,10 @@ pub struct NodeHealthReport {
     pub available: bool,
     /// Players the controller has assigned to it.
     pub players: u32,
+    /// Players it is configured to hold.
+    pub capacity: u32,
+    /// Players it may take now (reduced during slow start after a recovery).
+    pub usable_capacity: u32,
     /// Latest probe latency.
     pub latency_ms: Option<u64>,
     /// Whether it is being held down for flapping.

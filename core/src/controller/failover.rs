@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::command::{Command, MoveOrder, MoveReason};
+use crate::command::{Command, DegradedReason, MoveOrder, MoveReason};
 use crate::health::NodeStatus;
 use crate::history::{FailoverTrigger, Tally};
 use crate::ids::{GuildId, IncidentId, MoveId};
@@ -57,6 +57,11 @@ impl MoveBook {
 
     pub(crate) fn get(&self, id: MoveId) -> Option<&Move> {
         self.moves.get(&id)
+    }
+
+    /// Whether any planned or in-flight move still departs from `node`.
+    pub(crate) fn any_from(&self, node: NodeIdx) -> bool {
+        self.moves.values().any(|m| m.from == Some(node))
     }
 
     /// Queued (not yet dispatched) moves heading to `node` for `reason`.
@@ -239,7 +244,7 @@ impl Controller {
             player.last_node = Some(from);
             player.displaced_from = player.displaced_from.or(Some(from));
         }
-        self.mark_degraded(now, guild);
+        self.mark_degraded(now, guild, DegradedReason::NoServingNode);
         if let Some(record) = self.history.tally(now, incident, Tally::Degraded) {
             self.commands.push_back(Command::RecordFailover(record));
         }
@@ -353,7 +358,6 @@ impl Controller {
         if let Some(record) = self.history.tally(now, m.incident, Tally::Moved) {
             self.commands.push_back(Command::RecordFailover(record));
         }
-        self.forget_empty_removed_nodes(now);
         self.dispatch_moves(now);
         self.settle(now);
     }
@@ -422,7 +426,7 @@ impl Controller {
             if let Some(from) = m.from {
                 self.node_mut(from).assigned -= 1;
             }
-            self.mark_degraded(now, m.guild);
+            self.mark_degraded(now, m.guild, DegradedReason::MovesFailed);
             Tally::Degraded
         };
         if let Some(record) = self.history.tally(now, m.incident, tally) {
@@ -464,7 +468,7 @@ impl Controller {
                         .expect("moving guilds are tracked");
                     player.placement = Placement::Serving(from);
                 }
-                None => self.mark_degraded(now, m.guild),
+                None => self.mark_degraded(now, m.guild, DegradedReason::ControllerIsolated),
             }
         }
         for incident in incidents {

@@ -80,6 +80,8 @@ pub struct Controller {
     history: History,
     fail_open: bool,
     commands: VecDeque<Command>,
+    /// The latest `now` any input carried, for views that depend on time.
+    now: Millis,
 }
 
 impl Controller {
@@ -108,6 +110,7 @@ impl Controller {
             history: History::default(),
             fail_open: false,
             commands: VecDeque::new(),
+            now,
         };
         for (i, spec) in topology.nodes.iter().enumerate() {
             controller
@@ -218,6 +221,8 @@ impl Controller {
 
     /// Ends every input: turns alert changes into notices and re-arms derived alerts.
     fn settle(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        self.forget_empty_removed_nodes(now);
         self.update_region_alerts(now);
         let commands = &mut self.commands;
         self.alerts.reconcile(now, &mut |notice| {

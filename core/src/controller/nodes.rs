@@ -144,7 +144,6 @@ impl Controller {
             MoveReason::Drain,
             FailoverTrigger::Drain { node: node.clone() },
         );
-        self.forget_empty_removed_nodes(now);
         self.settle(now);
         Ok(())
     }
@@ -456,7 +455,10 @@ impl Controller {
                         region,
                     });
                 }
-                if transition.from != NodeStatus::Suspect {
+                if transition.from == NodeStatus::Suspect {
+                    // Suspicion cleared: nothing to restore, but degraded guilds may fit.
+                    self.retry_degraded(now);
+                } else {
                     self.after_node_became_available(now, idx);
                 }
             }
@@ -608,12 +610,12 @@ impl Controller {
         self.update_residency_alerts(now);
     }
 
-    pub(super) fn publish(&mut self, now: Millis, idx: NodeIdx) {
-        let report = self.node_report(now, idx);
+    pub(super) fn publish(&mut self, _now: Millis, idx: NodeIdx) {
+        let report = self.node_report(idx);
         self.commands.push_back(Command::PublishNodeHealth(report));
     }
 
-    pub(super) fn node_report(&self, _now: Millis, idx: NodeIdx) -> NodeHealthReport {
+    pub(super) fn node_report(&self, idx: NodeIdx) -> NodeHealthReport {
         let entry = self.node(idx);
         NodeHealthReport {
             node: entry.id.clone(),
@@ -621,6 +623,8 @@ impl Controller {
             status: entry.health.status(),
             available: self.accepts_players(idx),
             players: entry.assigned,
+            capacity: entry.capacity,
+            usable_capacity: entry.usable_capacity(self.now, &self.config.health),
             latency_ms: entry.health.last_latency_ms(),
             flapping: entry.health.is_flapping(),
             drained: entry.drained,
@@ -634,6 +638,7 @@ impl Controller {
             .live_nodes()
             .filter(|(_, n)| n.removing && n.assigned == 0)
             .map(|(idx, _)| idx)
+            .filter(|idx| !self.moves.any_from(*idx))
             .collect();
         for idx in empty {
             let region = self.node(idx).region;

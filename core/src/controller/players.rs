@@ -149,7 +149,7 @@ impl Controller {
                     over_capacity,
                 }));
             }
-            None => self.mark_degraded(now, guild),
+            None => self.mark_degraded(now, guild, DegradedReason::NoServingNode),
         }
     }
 
@@ -166,7 +166,6 @@ impl Controller {
                     self.degraded.remove(&guild);
                 }
             }
-            self.forget_empty_removed_nodes(now);
         }
         self.settle(now);
     }
@@ -270,20 +269,20 @@ impl Controller {
         best.map(|(idx, _, _)| idx)
     }
 
-    /// Reports a guild degraded (once per reason) and remembers to retry it.
-    pub(super) fn mark_degraded(&mut self, now: Millis, guild: GuildId) {
+    /// Reports a guild degraded (once per reason) and remembers to retry it. A lack of
+    /// nodes is reported more precisely: as isolation during fail-open, or as the pin that
+    /// keeps a guild where nothing serves.
+    pub(super) fn mark_degraded(&mut self, now: Millis, guild: GuildId, cause: DegradedReason) {
         let reason = {
             let player = &self.players[&guild];
             if self.fail_open {
                 DegradedReason::ControllerIsolated
-            } else if player.pinned {
+            } else if player.pinned && cause == DegradedReason::NoServingNode {
                 DegradedReason::ResidencyPinned {
                     region: self.region_name(player.home).clone(),
                 }
-            } else if player.attempts >= self.config.failover.move_attempts_max {
-                DegradedReason::MovesFailed
             } else {
-                DegradedReason::NoServingNode
+                cause
             }
         };
         let player = self

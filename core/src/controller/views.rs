@@ -71,14 +71,14 @@ impl Controller {
     /// Every node's health, in the order nodes joined.
     pub fn nodes(&self) -> Vec<NodeHealthReport> {
         self.live_nodes()
-            .map(|(idx, _)| self.node_report(Millis::ZERO, idx))
+            .map(|(idx, _)| self.node_report(idx))
             .collect()
     }
 
     /// One node's health.
     pub fn node_health(&self, node: &NodeId) -> Option<NodeHealthReport> {
         let idx = self.node_index.get(node)?;
-        Some(self.node_report(Millis::ZERO, *idx))
+        Some(self.node_report(*idx))
     }
 
     /// One guild's player.
