@@ -1,2 +1,5 @@
 //! Switchyard's simulation side: the Lavalink v4 emulator, the turmoil world, scenarios
 //! and the oracle.
+
+pub mod emulator;
+pub mod exit_codes;

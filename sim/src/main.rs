@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod commands;
+
 #[derive(Debug, Parser)]
 #[command(name = "sim", version, about = "Switchyard failover simulator")]
 struct Cli {
@@ -12,9 +14,14 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Run an emulated Lavalink v4 node (REST, websocket, fault knobs).
+    Node(Box<commands::node::NodeArgs>),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Node(args) => commands::node::exec(*args),
+    }
 }

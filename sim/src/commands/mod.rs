@@ -1,0 +1,3 @@
+//! One module per `sim` subcommand, each with an `exec(args) -> ExitCode`.
+
+pub mod node;

@@ -1,0 +1,165 @@
+//! The control handle: fault knobs, one-shot actions and ground-truth introspection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clock::duration_ms;
+use super::faults::{CloseWebsockets, FaultError, Faults, FaultsPatch};
+use super::shared::Shared;
+use super::snapshot::NodeSnapshot;
+use super::state::CloseCommand;
+
+/// A cloneable handle on a running (or not yet running) emulated node.
+///
+/// Standing faults live in the handle, not in the node, so they survive a restart of
+/// [`Emulator::serve`](super::Emulator::serve); sessions and players do not.
+#[derive(Debug, Clone)]
+pub struct EmulatorControl {
+    shared: Arc<Shared>,
+}
+
+impl EmulatorControl {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
+    pub fn region(&self) -> &str {
+        &self.shared.config.region
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    pub fn set_faults(&self, faults: Faults) -> Result<(), FaultError> {
+        self.shared.set_faults(faults)
+    }
+
+    /// Applies a partial update and returns the faults now in force.
+    pub fn update_faults(&self, patch: FaultsPatch) -> Result<Faults, FaultError> {
+        let mut faults = self.faults();
+        faults.apply(patch);
+        self.set_faults(faults.clone())?;
+        Ok(faults)
+    }
+
+    fn modify(&self, change: impl FnOnce(&mut Faults)) -> Result<(), FaultError> {
+        let mut faults = self.faults();
+        change(&mut faults);
+        self.set_faults(faults)
+    }
+
+    /// Delays every response by `latency` plus a uniform draw in `0..=jitter`.
+    pub fn set_latency(&self, latency: Duration, jitter: Duration) -> Result<(), FaultError> {
+        self.modify(|faults| {
+            faults.latency_ms = duration_ms(latency);
+            faults.jitter_ms = duration_ms(jitter);
+        })
+    }
+
+    /// Answers this fraction of requests with `status` (a 5xx).
+    pub fn set_error_rate(&self, rate: f64, status: u16) -> Result<(), FaultError> {
+        self.modify(|faults| {
+            faults.error_rate = rate;
+            faults.error_status = status;
+        })
+    }
+
+    /// Accepts but never answers; open websockets go silent. Clearing it releases
+    /// the held requests and messages.
+    pub fn set_hang(&self, hang: bool) -> Result<(), FaultError> {
+        self.modify(|faults| faults.hang = hang)
+    }
+
+    /// Overrides the reported system CPU load (Lavalink caches it for 30 s).
+    pub fn set_cpu_load(&self, load: Option<f64>) -> Result<(), FaultError> {
+        self.modify(|faults| faults.cpu_load = load)
+    }
+
+    /// Frames each playing player misses and nulls per minute.
+    pub fn set_frame_loss(&self, deficit: u32, nulled: u32) -> Result<(), FaultError> {
+        self.modify(|faults| {
+            faults.frame_deficit = deficit;
+            faults.frame_nulled = nulled;
+        })
+    }
+
+    pub fn set_refuse_connections(&self, refuse: bool) -> Result<(), FaultError> {
+        self.modify(|faults| faults.refuse_connections = refuse)
+    }
+
+    pub fn set_voice_connect_fail(&self, fail: bool) -> Result<(), FaultError> {
+        self.modify(|faults| faults.voice_connect_fail = fail)
+    }
+
+    /// Closes every client websocket; returns how many were open.
+    pub fn close_websockets(&self, how: CloseWebsockets) -> usize {
+        let command = match how {
+            CloseWebsockets::Frame { code, reason } => CloseCommand::Frame { code, reason },
+            CloseWebsockets::Abort => CloseCommand::Abort,
+        };
+        self.shared
+            .with_node(|node, _, _| node.close_websockets(&command))
+            .unwrap_or(0)
+    }
+
+    /// Closes voice connections as Discord would (for example code 4006 or 4014),
+    /// sending `WebSocketClosedEvent`; `guild_id` `None` closes every connected
+    /// player. Returns how many were closed.
+    pub fn close_voice(
+        &self,
+        guild_id: Option<u64>,
+        code: u16,
+        reason: &str,
+        by_remote: bool,
+    ) -> usize {
+        self.shared
+            .with_node(|node, now, _| node.close_voice(guild_id, code, reason, by_remote, now))
+            .unwrap_or(0)
+    }
+
+    /// Starts a graceful shutdown: websockets close with 1001 and `serve` returns.
+    pub fn shutdown(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// True while `serve` runs.
+    pub fn is_serving(&self) -> bool {
+        self.shared.with_node_quiet(|_, _, _| ()).is_some()
+    }
+
+    /// Resolves once a shutdown has been requested.
+    pub async fn shutdown_requested(&self) {
+        let mut shutdown = self.shared.shutdown_watch();
+        // An error means the sender is gone, which cannot outlive this handle's Arc.
+        let _ = shutdown.wait_for(|requested| *requested).await;
+    }
+
+    /// What the node is doing right now.
+    pub fn snapshot(&self) -> NodeSnapshot {
+        let config = &self.shared.config;
+        let state = self.shared.with_node_quiet(|node, now, _| {
+            (
+                node.clock().uptime_ms(now),
+                node.clock().wall_ms(now),
+                node.snapshot(now),
+            )
+        });
+        let serving = state.is_some();
+        let (uptime_ms, wall_ms, sessions) = state.unwrap_or((0, config.epoch_ms, Vec::new()));
+        NodeSnapshot {
+            name: config.name.clone(),
+            region: config.region.clone(),
+            serving,
+            shutting_down: self.shared.is_shutting_down(),
+            uptime_ms,
+            wall_ms,
+            sessions,
+            faults: self.faults(),
+        }
+    }
+}

@@ -1,0 +1,766 @@
+//! One guild's player: the playback model and its timers.
+//!
+//! The position is not ticked: it is an anchor (position, instant) plus the time since,
+//! scaled by the `timescale` rate, while the player advances. It advances only while a
+//! track is loaded, not paused, connected to voice (lavaplayer only moves when the voice
+//! sender pulls frames) and not stuck. Every mutator first folds the elapsed time into
+//! the anchor, so changing any of those conditions never loses or invents time.
+//!
+//! Position milestones (the track's end or `endTime`, a test track's failure or stuck
+//! point) turn into deadlines for the node's driver, as do the periodic `playerUpdate`
+//! and the stuck report.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::link::Delivery;
+use crate::emulator::faults::{FRAMES_PER_MINUTE, Faults};
+use crate::emulator::filters::Filters;
+use crate::emulator::protocol::{
+    Event, Exception, Message, PlayerState, Track, TrackEndReason, TrackInfo, VoiceState,
+};
+use crate::emulator::track::{LoadException, Severity, TrackBehaviour, TrackData, codec};
+
+/// Lavalink's default `trackStuckThresholdMs`.
+pub(crate) const STUCK_THRESHOLD_MS: u64 = 10_000;
+/// `AudioLossCounter.ACCEPTABLE_TRACK_SWITCH_TIME`: a shorter gap keeps the counter's data.
+const TRACK_SWITCH_GAP_MS: u64 = 100;
+/// Timer actions one player may take per wake-up; each action disarms or re-arms its
+/// timer to a later instant, so a handful always suffices.
+const MAX_ACTIONS_PER_TIMEOUT: usize = 16;
+
+/// What every player operation needs to know about the node at this instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tick {
+    pub now: Instant,
+    pub wall_ms: u64,
+    pub ping_ms: i64,
+    pub update_interval: Duration,
+}
+
+/// Messages produced by an operation, for the session to deliver in order.
+pub(crate) type Outbox = Vec<(Message, Delivery)>;
+
+/// How a new track starts.
+#[derive(Debug, Clone)]
+pub(crate) struct NewPlayback {
+    pub data: TrackData,
+    pub user_data: Map<String, Value>,
+    pub position_ms: u64,
+    pub end_time_ms: Option<u64>,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Milestone {
+    End,
+    Fail,
+    Stuck,
+}
+
+#[derive(Debug, Clone)]
+struct ActiveTrack {
+    data: TrackData,
+    behaviour: TrackBehaviour,
+    user_data: Map<String, Value>,
+    end_time_ms: Option<u64>,
+    started_at: Instant,
+    anchor_ms: u64,
+    anchor_at: Instant,
+    stuck_since: Option<Instant>,
+    stuck_reported: bool,
+}
+
+impl ActiveTrack {
+    fn end_ms(&self) -> Option<u64> {
+        let length = (!self.data.is_stream).then(|| self.data.length_ms.max(0) as u64);
+        match (length, self.end_time_ms) {
+            (Some(length), Some(end)) => Some(length.min(end)),
+            (length, end) => length.or(end),
+        }
+    }
+
+    /// The next position at which something happens, never behind the anchor.
+    fn next_milestone(&self) -> Option<(u64, Milestone)> {
+        let anchor = self.anchor_ms;
+        let end = self.end_ms().map(|end| (end.max(anchor), Milestone::End));
+        let fail = self
+            .behaviour
+            .fail_at_ms
+            .filter(|at| *at > 0 && *at >= anchor)
+            .map(|at| (at, Milestone::Fail));
+        let stuck = self
+            .behaviour
+            .stuck_at_ms
+            .filter(|at| self.stuck_since.is_none() && *at >= anchor)
+            .map(|at| (at, Milestone::Stuck));
+        // On a tie the end wins, then the failure.
+        [end, fail, stuck]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+    }
+
+    fn position_ms(&self, now: Instant, rate: f64, advancing: bool) -> u64 {
+        if !advancing {
+            return self.anchor_ms;
+        }
+        let elapsed_us = now.saturating_duration_since(self.anchor_at).as_micros() as f64;
+        let gained = (elapsed_us * rate / 1000.0).floor() as u64;
+        let position = self.anchor_ms.saturating_add(gained);
+        match self.next_milestone() {
+            Some((limit, _)) => position.min(limit),
+            None => position,
+        }
+    }
+
+    fn milestone_deadline(&self, rate: f64) -> Option<(Instant, Milestone)> {
+        let (at, milestone) = self.next_milestone()?;
+        let remaining_us = ((at - self.anchor_ms) as f64 * 1000.0 / rate).ceil() as u64;
+        Some((
+            self.anchor_at + Duration::from_micros(remaining_us),
+            milestone,
+        ))
+    }
+
+    fn to_json(&self, position_ms: u64) -> Track {
+        let mut data = self.data.clone();
+        data.position_ms = i64::try_from(position_ms).unwrap_or(i64::MAX);
+        let encoded = codec::encode(&data)
+            .expect("a track is only played after it was encoded once, so it re-encodes");
+        Track {
+            encoded,
+            info: TrackInfo::from_data(&data),
+            plugin_info: Map::new(),
+            user_data: self.user_data.clone(),
+        }
+    }
+}
+
+/// lavaplayer's `AudioLossCounter`: when the player's frame statistics become usable.
+#[derive(Debug, Clone, Default)]
+struct AudioLoss {
+    was_playing: bool,
+    playing_since_ms: Option<u64>,
+    stopped_at_ms: Option<u64>,
+}
+
+impl AudioLoss {
+    fn observe(&mut self, playing: bool, wall_ms: u64) {
+        if playing == self.was_playing {
+            return;
+        }
+        self.was_playing = playing;
+        if playing {
+            let long_gap = self
+                .stopped_at_ms
+                .is_none_or(|stopped| wall_ms.saturating_sub(stopped) > TRACK_SWITCH_GAP_MS);
+            if self.playing_since_ms.is_none() || long_gap {
+                self.playing_since_ms = Some(wall_ms);
+            }
+            self.stopped_at_ms = None;
+        } else {
+            self.stopped_at_ms = Some(wall_ms);
+        }
+    }
+
+    /// True once the previous whole wall-clock minute was spent playing.
+    fn is_usable(&self, wall_ms: u64) -> bool {
+        let previous_minute_start = (wall_ms / 60_000).saturating_sub(1) * 60_000;
+        self.playing_since_ms
+            .is_some_and(|since| since < previous_minute_start)
+    }
+}
+
+/// A guild's player.
+#[derive(Debug, Clone)]
+pub(crate) struct Player {
+    pub guild_id: u64,
+    pub volume: u16,
+    pub paused: bool,
+    pub filters: Filters,
+    pub voice: Option<VoiceState>,
+    pub voice_connected: bool,
+    /// Bumped by every voice change so a stale handshake cannot connect.
+    pub voice_generation: u64,
+    track: Option<ActiveTrack>,
+    next_update_at: Option<Instant>,
+    audio: AudioLoss,
+}
+
+impl Player {
+    pub fn new(guild_id: u64) -> Self {
+        Self {
+            guild_id,
+            volume: 100,
+            paused: false,
+            filters: Filters::default(),
+            voice: None,
+            voice_connected: false,
+            voice_generation: 0,
+            track: None,
+            next_update_at: None,
+            audio: AudioLoss::default(),
+        }
+    }
+
+    /// Lavalink's `isPlaying`: a track is loaded and not paused.
+    pub fn is_playing(&self) -> bool {
+        self.track.is_some() && !self.paused
+    }
+
+    /// Whether the position moves right now.
+    pub fn is_advancing(&self) -> bool {
+        self.is_playing()
+            && self.voice_connected
+            && self
+                .track
+                .as_ref()
+                .is_some_and(|track| track.stuck_since.is_none())
+    }
+
+    pub fn has_track(&self) -> bool {
+        self.track.is_some()
+    }
+
+    pub fn track_data(&self) -> Option<&TrackData> {
+        self.track.as_ref().map(|track| &track.data)
+    }
+
+    pub fn position_ms(&self, now: Instant) -> u64 {
+        let advancing = self.is_advancing();
+        let rate = self.filters.playback_rate();
+        self.track
+            .as_ref()
+            .map_or(0, |track| track.position_ms(now, rate, advancing))
+    }
+
+    pub fn state(&self, tick: &Tick) -> PlayerState {
+        PlayerState {
+            time: tick.wall_ms,
+            position: i64::try_from(self.position_ms(tick.now)).unwrap_or(i64::MAX),
+            connected: self.voice_connected,
+            ping: if self.voice_connected {
+                tick.ping_ms
+            } else {
+                -1
+            },
+        }
+    }
+
+    pub fn track_json(&self, now: Instant) -> Option<Track> {
+        let position = self.position_ms(now);
+        self.track.as_ref().map(|track| track.to_json(position))
+    }
+
+    pub fn to_json(&self, tick: &Tick) -> crate::emulator::protocol::Player {
+        crate::emulator::protocol::Player {
+            guild_id: self.guild_id.to_string(),
+            track: self.track_json(tick.now),
+            volume: self.volume,
+            paused: self.paused,
+            state: self.state(tick),
+            voice: self.voice.clone().unwrap_or_default(),
+            filters: self.filters.clone(),
+        }
+    }
+
+    /// Frames sent and nulled over the last minute, if this player counts.
+    pub fn frame_sample(&self, wall_ms: u64, faults: &Faults) -> Option<(u32, u32)> {
+        if !self.is_playing() || !self.audio.is_usable(wall_ms) {
+            return None;
+        }
+        if !self.voice_connected {
+            // Nothing pulls frames without a voice connection: all of them are missing.
+            return Some((0, 0));
+        }
+        if !self.is_advancing() {
+            // A stuck track offers no frames; each poll counts as nulled.
+            return Some((0, FRAMES_PER_MINUTE));
+        }
+        let nulled = faults.frame_nulled;
+        let sent = FRAMES_PER_MINUTE.saturating_sub(faults.frame_deficit.saturating_add(nulled));
+        Some((sent, nulled))
+    }
+
+    pub fn update_message(&self, tick: &Tick) -> Message {
+        Message::PlayerUpdate {
+            state: self.state(tick),
+            guild_id: self.guild_id.to_string(),
+        }
+    }
+
+    fn push_update(&self, tick: &Tick, out: &mut Outbox) {
+        out.push((self.update_message(tick), Delivery::DroppedWhileAway));
+    }
+
+    fn push_event(out: &mut Outbox, event: Event) {
+        out.push((Message::Event(Box::new(event)), Delivery::Queued));
+    }
+
+    /// Folds the time elapsed since the anchor into it; call before any change.
+    fn rebase(&mut self, now: Instant) {
+        let position = self.position_ms(now);
+        if let Some(track) = &mut self.track {
+            track.anchor_ms = position;
+            // Never move the anchor back: a load failure fires at the track's start.
+            track.anchor_at = now.max(track.anchor_at);
+        }
+    }
+
+    fn observe(&mut self, tick: &Tick) {
+        let playing = self.is_playing();
+        self.audio.observe(playing, tick.wall_ms);
+    }
+
+    fn end_track(&mut self, reason: TrackEndReason, tick: &Tick, out: &mut Outbox) {
+        let position = self.position_ms(tick.now);
+        if let Some(track) = self.track.take() {
+            Self::push_event(
+                out,
+                Event::TrackEnd {
+                    guild_id: self.guild_id.to_string(),
+                    track: track.to_json(position),
+                    reason,
+                },
+            );
+        }
+        self.next_update_at = None;
+        self.observe(tick);
+    }
+
+    pub fn play(&mut self, playback: NewPlayback, tick: &Tick, out: &mut Outbox) {
+        self.rebase(tick.now);
+        if self.track.is_some() {
+            self.end_track(TrackEndReason::Replaced, tick, out);
+        }
+        self.paused = playback.paused;
+        let behaviour = crate::emulator::track::catalog::behaviour(&playback.data);
+        let position_ms = if playback.data.is_stream {
+            0
+        } else {
+            playback.position_ms
+        };
+        let track = ActiveTrack {
+            data: playback.data,
+            behaviour,
+            user_data: playback.user_data,
+            end_time_ms: playback.end_time_ms,
+            started_at: tick.now,
+            anchor_ms: position_ms,
+            anchor_at: tick.now,
+            stuck_since: None,
+            stuck_reported: false,
+        };
+        Self::push_event(
+            out,
+            Event::TrackStart {
+                guild_id: self.guild_id.to_string(),
+                track: track.to_json(position_ms),
+            },
+        );
+        self.track = Some(track);
+        self.push_update(tick, out);
+        self.next_update_at = Some(tick.now + tick.update_interval);
+        self.observe(tick);
+    }
+
+    pub fn stop(&mut self, tick: &Tick, out: &mut Outbox) {
+        self.rebase(tick.now);
+        self.end_track(TrackEndReason::Stopped, tick, out);
+    }
+
+    pub fn set_paused(&mut self, paused: bool, tick: &Tick) {
+        self.rebase(tick.now);
+        self.paused = paused;
+        self.observe(tick);
+    }
+
+    /// lavaplayer clamps the volume to 0..=1000.
+    pub fn set_volume(&mut self, volume: i64) {
+        self.volume = volume.clamp(0, 1000) as u16;
+    }
+
+    pub fn set_user_data(&mut self, user_data: Map<String, Value>) {
+        if let Some(track) = &mut self.track {
+            track.user_data = user_data;
+        }
+    }
+
+    /// Seeks the current track (a stream cannot seek) and reports the new state.
+    pub fn seek(&mut self, position_ms: u64, tick: &Tick, out: &mut Outbox) {
+        self.rebase(tick.now);
+        let Some(track) = &mut self.track else {
+            return;
+        };
+        if !track.data.is_stream {
+            track.anchor_ms = position_ms;
+            track.stuck_since = None;
+            track.stuck_reported = false;
+        }
+        self.push_update(tick, out);
+    }
+
+    pub fn set_end_time(&mut self, end_time_ms: Option<u64>, tick: &Tick) {
+        self.rebase(tick.now);
+        if let Some(track) = &mut self.track {
+            track.end_time_ms = end_time_ms;
+        }
+    }
+
+    pub fn set_filters(&mut self, filters: Filters, tick: &Tick, out: &mut Outbox) {
+        self.rebase(tick.now);
+        self.filters = filters;
+        self.push_update(tick, out);
+    }
+
+    /// Drops the voice connection before a new handshake (no event: the client asked).
+    pub fn begin_voice(&mut self, voice: VoiceState, tick: &Tick) -> u64 {
+        self.rebase(tick.now);
+        self.voice_connected = false;
+        self.voice = Some(voice);
+        self.voice_generation += 1;
+        self.voice_generation
+    }
+
+    /// The handshake completed: audio flows and the client hears about it.
+    pub fn voice_ready(&mut self, tick: &Tick, out: &mut Outbox) {
+        self.rebase(tick.now);
+        self.voice_connected = true;
+        self.push_update(tick, out);
+    }
+
+    /// Discord closed the voice websocket (or the fault knob did).
+    pub fn voice_closed(
+        &mut self,
+        code: u16,
+        reason: &str,
+        by_remote: bool,
+        tick: &Tick,
+        out: &mut Outbox,
+    ) {
+        self.rebase(tick.now);
+        self.voice_connected = false;
+        Self::push_event(
+            out,
+            Event::WebSocketClosed {
+                guild_id: self.guild_id.to_string(),
+                code,
+                reason: reason.to_owned(),
+                by_remote,
+            },
+        );
+        self.push_update(tick, out);
+    }
+
+    /// Destroying a player stops its track, which lavaplayer reports as `stopped`.
+    pub fn destroy(&mut self, tick: &Tick, out: &mut Outbox) {
+        self.stop(tick, out);
+        self.voice_connected = false;
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.next_update_at,
+            self.next_track_deadline().map(|(at, _)| at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn next_track_deadline(&self) -> Option<(Instant, TrackTimer)> {
+        let track = self.track.as_ref()?;
+        if track.behaviour.fail_at_ms == Some(0) {
+            // A load failure does not wait for voice or for the pause to lift.
+            return Some((track.started_at, TrackTimer::Milestone(Milestone::Fail)));
+        }
+        let stuck_report = track
+            .stuck_since
+            .filter(|_| !track.stuck_reported && self.is_playing())
+            .map(|since| {
+                (
+                    since + Duration::from_millis(STUCK_THRESHOLD_MS),
+                    TrackTimer::StuckReport,
+                )
+            });
+        let milestone = self
+            .is_advancing()
+            .then(|| track.milestone_deadline(self.filters.playback_rate()))
+            .flatten()
+            .map(|(at, milestone)| (at, TrackTimer::Milestone(milestone)));
+        [milestone, stuck_report]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+    }
+
+    /// Fires every timer due at `tick.now`, oldest first.
+    pub fn handle_timeout(&mut self, tick: &Tick, out: &mut Outbox) {
+        for _ in 0..MAX_ACTIONS_PER_TIMEOUT {
+            let track_due = self.next_track_deadline().filter(|(at, _)| *at <= tick.now);
+            let update_due = self.next_update_at.filter(|at| *at <= tick.now);
+            match (track_due, update_due) {
+                (Some((at, timer)), update) if update.is_none_or(|u| at <= u) => {
+                    self.fire_track_timer(at, timer, tick, out);
+                }
+                (_, Some(at)) => {
+                    self.push_update(tick, out);
+                    let next = at + tick.update_interval;
+                    self.next_update_at = Some(if next > tick.now {
+                        next
+                    } else {
+                        tick.now + tick.update_interval
+                    });
+                }
+                (None, None) => return,
+                (Some(_), None) => unreachable!("matched by the first arm"),
+            }
+        }
+        debug_assert!(false, "a player kept firing timers at one instant");
+    }
+
+    fn fire_track_timer(&mut self, at: Instant, timer: TrackTimer, tick: &Tick, out: &mut Outbox) {
+        // Rebase at the deadline itself, not at `now`, so a late wake-up does not skew
+        // the position the event reports.
+        self.rebase(at);
+        let guild_id = self.guild_id.to_string();
+        match timer {
+            TrackTimer::Milestone(Milestone::End) => {
+                self.end_track(TrackEndReason::Finished, tick, out);
+            }
+            TrackTimer::Milestone(Milestone::Fail) => {
+                let Some(track) = &self.track else {
+                    return;
+                };
+                let reason = if track.behaviour.fail_at_ms == Some(0) {
+                    TrackEndReason::LoadFailed
+                } else {
+                    TrackEndReason::Finished
+                };
+                let exception = LoadException {
+                    message: "Something broke when playing the track.".to_owned(),
+                    severity: Severity::Fault,
+                    cause: "java.lang.IllegalStateException: emulated playback failure".to_owned(),
+                };
+                Self::push_event(
+                    out,
+                    Event::TrackException {
+                        guild_id,
+                        track: track.to_json(track.anchor_ms),
+                        exception: Exception::from_load(&exception),
+                    },
+                );
+                self.end_track(reason, tick, out);
+            }
+            TrackTimer::Milestone(Milestone::Stuck) => {
+                if let Some(track) = &mut self.track {
+                    track.stuck_since = Some(at);
+                }
+            }
+            TrackTimer::StuckReport => {
+                if let Some(track) = &mut self.track {
+                    track.stuck_reported = true;
+                    Self::push_event(
+                        out,
+                        Event::TrackStuck {
+                            guild_id,
+                            track: track.to_json(track.anchor_ms),
+                            threshold_ms: STUCK_THRESHOLD_MS,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackTimer {
+    Milestone(Milestone),
+    StuckReport,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::track::{LoadResult, TestTrackOptions, catalog, test_track_identifier};
+
+    fn event(message: &Message) -> Option<&Event> {
+        match message {
+            Message::Event(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    fn tick(now: Instant, wall_ms: u64) -> Tick {
+        Tick {
+            now,
+            wall_ms,
+            ping_ms: 20,
+            update_interval: Duration::from_secs(5),
+        }
+    }
+
+    fn test_track(options: TestTrackOptions) -> TrackData {
+        match catalog::load(&test_track_identifier("t", options)) {
+            LoadResult::Track(track) => track,
+            other => panic!("test tracks load as tracks, got {other:?}"),
+        }
+    }
+
+    fn playback(data: TrackData) -> NewPlayback {
+        NewPlayback {
+            data,
+            user_data: Map::new(),
+            position_ms: 0,
+            end_time_ms: None,
+            paused: false,
+        }
+    }
+
+    fn connected_player(start: Instant) -> Player {
+        let mut player = Player::new(1);
+        player.begin_voice(VoiceState::default(), &tick(start, 0));
+        player.voice_ready(&tick(start, 0), &mut Vec::new());
+        player
+    }
+
+    #[test]
+    fn position_advances_only_while_playing_and_connected() {
+        let start = Instant::now();
+        let mut player = Player::new(1);
+        let mut out = Vec::new();
+        let track = test_track(TestTrackOptions {
+            length_ms: Some(60_000),
+            ..TestTrackOptions::default()
+        });
+        player.play(playback(track), &tick(start, 0), &mut out);
+        let later = start + Duration::from_secs(3);
+        assert_eq!(player.position_ms(later), 0, "no voice, no progress");
+
+        player.begin_voice(VoiceState::default(), &tick(later, 3000));
+        player.voice_ready(&tick(later, 3000), &mut out);
+        let t = later + Duration::from_secs(2);
+        assert_eq!(player.position_ms(t), 2000);
+        player.set_paused(true, &tick(t, 5000));
+        assert_eq!(player.position_ms(t + Duration::from_secs(10)), 2000);
+    }
+
+    #[test]
+    fn a_track_finishes_at_its_length_with_the_finished_reason() {
+        let start = Instant::now();
+        let mut player = connected_player(start);
+        let mut out = Vec::new();
+        let data = test_track(TestTrackOptions {
+            length_ms: Some(7000),
+            ..TestTrackOptions::default()
+        });
+        player.play(playback(data), &tick(start, 0), &mut out);
+        out.clear();
+        let deadline = player.next_deadline().expect("an update is scheduled");
+        assert_eq!(deadline, start + Duration::from_secs(5));
+        player.handle_timeout(&tick(deadline, 5000), &mut out);
+        assert!(
+            matches!(out.as_slice(), [(Message::PlayerUpdate { state, .. }, _)] if state.position == 5000)
+        );
+        out.clear();
+        let end = player.next_deadline().expect("the end is scheduled");
+        assert_eq!(end, start + Duration::from_secs(7));
+        player.handle_timeout(&tick(end, 7000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(matches!(
+            event(&out[0].0),
+            Some(Event::TrackEnd { reason: TrackEndReason::Finished, track, .. })
+                if track.info.position == 7000
+        ));
+        assert!(!player.has_track());
+        assert_eq!(player.next_deadline(), None);
+    }
+
+    #[test]
+    fn timescale_speeds_up_the_position() {
+        let start = Instant::now();
+        let mut player = connected_player(start);
+        let mut out = Vec::new();
+        let data = test_track(TestTrackOptions {
+            length_ms: Some(100_000),
+            ..TestTrackOptions::default()
+        });
+        player.play(playback(data), &tick(start, 0), &mut out);
+        let filters: Filters =
+            serde_json::from_str(r#"{"timescale":{"speed":2.0}}"#).expect("valid filters");
+        player.set_filters(
+            filters,
+            &tick(start + Duration::from_secs(1), 1000),
+            &mut out,
+        );
+        assert_eq!(player.position_ms(start + Duration::from_secs(3)), 5000);
+    }
+
+    #[test]
+    fn failing_and_stuck_test_tracks_emit_their_events() {
+        let start = Instant::now();
+        let mut player = connected_player(start);
+        let mut out = Vec::new();
+        let failing = test_track(TestTrackOptions {
+            length_ms: Some(60_000),
+            fail_at_ms: Some(0),
+            ..TestTrackOptions::default()
+        });
+        player.play(playback(failing), &tick(start, 0), &mut out);
+        out.clear();
+        player.handle_timeout(&tick(start, 0), &mut out);
+        assert!(matches!(
+            event(&out[0].0),
+            Some(Event::TrackException { .. })
+        ));
+        assert!(matches!(
+            event(&out[1].0),
+            Some(Event::TrackEnd {
+                reason: TrackEndReason::LoadFailed,
+                ..
+            })
+        ));
+
+        let stuck = test_track(TestTrackOptions {
+            length_ms: Some(60_000),
+            stuck_at_ms: Some(1000),
+            ..TestTrackOptions::default()
+        });
+        player.play(playback(stuck), &tick(start, 0), &mut out);
+        out.clear();
+        let stuck_at = start + Duration::from_secs(1);
+        player.handle_timeout(&tick(stuck_at, 1000), &mut out);
+        assert!(!player.is_advancing());
+        let report = stuck_at + Duration::from_millis(STUCK_THRESHOLD_MS);
+        player.handle_timeout(&tick(report, 11_000), &mut out);
+        assert!(out.iter().any(|(message, _)| matches!(
+            event(message),
+            Some(Event::TrackStuck {
+                threshold_ms: STUCK_THRESHOLD_MS,
+                ..
+            })
+        )));
+        assert_eq!(player.position_ms(report), 1000);
+    }
+
+    #[test]
+    fn frame_data_is_usable_after_a_full_previous_minute() {
+        let mut loss = AudioLoss::default();
+        loss.observe(true, 30_000);
+        assert!(
+            !loss.is_usable(90_000),
+            "the previous minute started at 60 s"
+        );
+        assert!(loss.is_usable(120_000));
+        loss.observe(false, 130_000);
+        loss.observe(true, 130_050);
+        assert!(loss.is_usable(130_060), "a short switch keeps the data");
+        loss.observe(false, 140_000);
+        loss.observe(true, 150_000);
+        assert!(!loss.is_usable(150_001));
+    }
+}

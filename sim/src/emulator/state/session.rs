@@ -1,0 +1,117 @@
+//! A client session: one bot's websocket, its players and its resume settings.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::link::{Delivery, Link, SocketLink};
+use super::player::{Outbox, Player};
+use crate::emulator::protocol::Message;
+
+/// Lavalink's default resume timeout, in seconds.
+pub(crate) const DEFAULT_RESUME_TIMEOUT_SECS: u64 = 60;
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub client_name: Option<String>,
+    pub players: BTreeMap<u64, Player>,
+    pub resuming: bool,
+    pub timeout_secs: u64,
+    pub link: Link,
+    pub next_stats_at: Instant,
+}
+
+impl Session {
+    pub fn new(
+        id: String,
+        user_id: String,
+        client_name: Option<String>,
+        socket: SocketLink,
+        next_stats_at: Instant,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            client_name,
+            players: BTreeMap::new(),
+            resuming: false,
+            timeout_secs: DEFAULT_RESUME_TIMEOUT_SECS,
+            link: Link::Open(socket),
+            next_stats_at,
+        }
+    }
+
+    /// Open sessions are the ones REST and the stats counters see.
+    pub fn is_open(&self) -> bool {
+        matches!(self.link, Link::Open(_))
+    }
+
+    pub fn send(&mut self, message: &Message, delivery: Delivery, queue_max: usize) {
+        let text = serde_json::to_string(message)
+            .expect("protocol messages hold only strings, numbers and JSON objects");
+        self.link.deliver(text, delivery, queue_max);
+    }
+
+    pub fn flush(&mut self, out: Outbox, queue_max: usize) {
+        for (message, delivery) in out {
+            self.send(&message, delivery, queue_max);
+        }
+    }
+
+    /// The socket closed: wait for a resume, or report that the session is over.
+    /// Returns whether the session survives.
+    pub fn handle_socket_closed(&mut self, socket_id: u64, now: Instant) -> bool {
+        if self.link.socket_id() != Some(socket_id) {
+            // A stale socket (the session already moved on) changes nothing.
+            return true;
+        }
+        if !self.resuming {
+            return false;
+        }
+        self.link = Link::AwaitingResume {
+            expires_at: now + Duration::from_secs(self.timeout_secs),
+            queue: VecDeque::new(),
+        };
+        true
+    }
+
+    /// Takes the queue of a session a handshake is resuming.
+    pub fn claim(&mut self) -> bool {
+        let Link::AwaitingResume { queue, .. } = &mut self.link else {
+            return false;
+        };
+        self.link = Link::Resuming {
+            queue: std::mem::take(queue),
+        };
+        true
+    }
+
+    /// The resuming upgrade failed: wait again for a full timeout.
+    pub fn unclaim(&mut self, now: Instant) {
+        if let Link::Resuming { queue } = &mut self.link {
+            self.link = Link::AwaitingResume {
+                expires_at: now + Duration::from_secs(self.timeout_secs),
+                queue: std::mem::take(queue),
+            };
+        }
+    }
+
+    pub fn expires_at(&self) -> Option<Instant> {
+        match &self.link {
+            Link::AwaitingResume { expires_at, .. } => Some(*expires_at),
+            _ => None,
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let players = self.players.values().filter_map(Player::next_deadline);
+        [Some(self.next_stats_at), self.expires_at()]
+            .into_iter()
+            .flatten()
+            .chain(players)
+            .min()
+    }
+}
