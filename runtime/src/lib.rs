@@ -1,5 +1,7 @@
-//! The Switchyard daemon's shell around `switchyard-core`.
+//! The Switchyard daemon's shell around `switchyard-core`, and the driver the simulation
+//! shares with it.
 //!
-//! The shared driver, the production adapters (Lavalink, Redis, alert webhooks) and the
-//! HTTP API arrive with the simulation and daemon work; today this crate only hosts the
-//! binary's command-line surface.
+//! The driver and production adapters are being built; today this crate holds the ports
+//! the driver talks through.
+
+pub mod ports;
