@@ -3,8 +3,9 @@
 //! The controller declares alerts firing or clear; the book turns changes of what should
 //! be *notified* into trigger/resolve notices, each under a stable dedup key. A firing
 //! region alert inhibits alerts about that region's nodes (Alertmanager's
-//! `inhibit_rules`): they are not sent while the region alert stands, and are sent if
-//! still firing when it resolves.
+//! `inhibit_rules`): new ones are not sent while the region alert stands (one already
+//! sent stays open until its condition ends), and are sent if still firing when it
+//! resolves.
 
 use std::collections::BTreeMap;
 
@@ -180,6 +181,8 @@ pub(crate) struct AlertBook {
     entries: BTreeMap<AlertSubject, Entry>,
     /// Nodes whose alerts are silenced (maintenance windows).
     silenced_nodes: Vec<NodeId>,
+    /// Whether anything changed since the last reconcile.
+    dirty: bool,
 }
 
 impl AlertBook {
@@ -201,6 +204,9 @@ impl AlertBook {
         if !entry.firing {
             entry.since = now;
         }
+        if !entry.firing || entry.severity != severity || entry.summary != summary {
+            self.dirty = true;
+        }
         entry.firing = true;
         entry.severity = severity;
         entry.summary = summary;
@@ -208,8 +214,11 @@ impl AlertBook {
 
     /// Declares an alert's condition over.
     pub(crate) fn clear(&mut self, subject: &AlertSubject) {
-        if let Some(entry) = self.entries.get_mut(subject) {
+        if let Some(entry) = self.entries.get_mut(subject)
+            && entry.firing
+        {
             entry.firing = false;
+            self.dirty = true;
         }
     }
 
@@ -218,6 +227,7 @@ impl AlertBook {
     }
 
     pub(crate) fn set_silenced(&mut self, node: &NodeId, silenced: bool) {
+        self.dirty = true;
         self.silenced_nodes.retain(|n| n != node);
         if silenced {
             self.silenced_nodes.push(node.clone());
@@ -240,10 +250,19 @@ impl AlertBook {
 
     /// Turns every change of what should be notified into a notice, in key order.
     pub(crate) fn reconcile(&mut self, now: Millis, out: &mut impl FnMut(AlertNotice)) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
         let wanted: Vec<(AlertSubject, bool)> = self
             .entries
             .iter()
-            .map(|(subject, e)| (subject.clone(), e.firing && !self.is_inhibited(subject)))
+            .map(|(subject, e)| {
+                // Inhibition mutes new notifications; it never resolves one already sent
+                // while its condition still holds (that would be a false all-clear).
+                let wanted = e.firing && (e.notified || !self.is_inhibited(subject));
+                (subject.clone(), wanted)
+            })
             .filter(|(subject, wanted)| self.entries[subject].notified != *wanted)
             .collect();
         for (subject, wanted) in wanted {
@@ -346,6 +365,23 @@ mod tests {
             drain(&mut book, 1),
             [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
         );
+        // A node alert already sent is not resolved by the inhibition.
+        book.fire(
+            Millis(1),
+            node_down("eu-2"),
+            Severity::Critical,
+            "down".into(),
+        );
+        book.clear(&region);
+        book.fire(
+            Millis(1),
+            region.clone(),
+            Severity::Critical,
+            "eu down".into(),
+        );
+        assert!(drain(&mut book, 1).is_empty());
+        book.clear(&node_down("eu-2"));
+        drain(&mut book, 1);
         book.clear(&region);
         // The node is still down once the region alert resolves: it is sent now.
         assert_eq!(

@@ -41,6 +41,8 @@ pub enum FailoverTrigger {
     },
     /// Guilds moved because their plan or residency changed.
     Policy,
+    /// Degraded guilds got a player again.
+    Recovery,
 }
 
 /// How an incident ended.
@@ -78,6 +80,9 @@ pub struct FailoverRecord {
     pub degraded: u32,
     /// How it ended.
     pub outcome: FailoverOutcome,
+    /// Kept open while more moves may still be planned (a restoration between steps).
+    #[serde(skip)]
+    held_open: bool,
 }
 
 impl FailoverRecord {
@@ -120,8 +125,16 @@ impl History {
             failed_attempts: 0,
             degraded: 0,
             outcome: FailoverOutcome::InProgress,
+            held_open: false,
         });
         id
+    }
+
+    /// Keeps an incident open (or lets it close) regardless of outstanding moves.
+    pub(crate) fn hold_open(&mut self, id: IncidentId, held: bool) {
+        if let Some(record) = self.get_mut(id) {
+            record.held_open = held;
+        }
     }
 
     fn get_mut(&mut self, id: IncidentId) -> Option<&mut FailoverRecord> {
@@ -164,11 +177,17 @@ impl History {
             record.finished_at = Some(now);
             return Some(record.clone());
         }
-        Self::finish_if_done(now, record).or_else(|| Some(record.clone()))
+        Self::finish_if_done(now, record).or_else(|| {
+            // Published when it starts; later changes are published when it finishes.
+            (record.planned == 0 || record.started_at == now).then(|| record.clone())
+        })
     }
 
     fn finish_if_done(now: Millis, record: &mut FailoverRecord) -> Option<FailoverRecord> {
-        if record.outcome != FailoverOutcome::InProgress || record.outstanding() > 0 {
+        if record.outcome != FailoverOutcome::InProgress
+            || record.outstanding() > 0
+            || record.held_open
+        {
             return None;
         }
         record.finished_at = Some(now);

@@ -14,7 +14,7 @@ use crate::time::Millis;
 use crate::topology::NodeIdx;
 
 use super::Controller;
-use super::players::{Placement, Player};
+use super::players::{Eligibility, Placement, Player};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Move {
@@ -82,6 +82,15 @@ impl MoveBook {
     }
 }
 
+/// Where a player should resume after its node failed: its last report, extrapolated no
+/// further than the node's last sign of life (audio stopped then) nor past `now`.
+fn fault_position(now: Millis, player: &Player, node_alive_at: Option<Millis>) -> u64 {
+    let cutoff = node_alive_at
+        .map_or(player.position_at, |a| a.max(player.position_at))
+        .min(now);
+    player.position_at(cutoff)
+}
+
 /// Whether a move's source node is still alive, so a failed move can fall back to it.
 fn source_alive(reason: MoveReason) -> bool {
     !matches!(reason, MoveReason::NodeDown | MoveReason::Recovery)
@@ -96,31 +105,35 @@ impl Controller {
         reason: MoveReason,
         trigger: FailoverTrigger,
     ) {
-        let guilds: Vec<GuildId> = self
+        self.evacuate_all(now, &[node], reason, trigger);
+    }
+
+    /// Plans moves for every player serving on any of `nodes`, in one pass over the
+    /// players (a region may hold hundreds of thousands).
+    pub(super) fn evacuate_all(
+        &mut self,
+        now: Millis,
+        nodes: &[NodeIdx],
+        reason: MoveReason,
+        trigger: FailoverTrigger,
+    ) {
+        let guilds: Vec<(GuildId, NodeIdx, Eligibility)> = self
             .players
             .iter()
-            .filter(|(_, p)| p.serving_node() == Some(node))
-            .map(|(guild, _)| *guild)
+            .filter_map(|(guild, p)| {
+                let node = p.serving_node().filter(|n| nodes.contains(n))?;
+                Some((*guild, node, p.eligibility()))
+            })
             .collect();
         if guilds.is_empty() {
             return;
         }
         let incident = self.history.open(now, trigger);
-        for guild in guilds {
-            self.plan_move(now, guild, Some(node), reason, incident);
+        for (guild, node, who) in guilds {
+            self.plan_move_inner(now, guild, who, Some(node), None, reason, incident, false);
         }
         self.settle_incident(now, incident);
         self.dispatch_moves(now);
-    }
-
-    /// Where a player should resume after its node failed: its last report, extrapolated no
-    /// further than the node's last sign of life (audio stopped then) nor past `now`.
-    fn fault_position(&self, now: Millis, player: &Player, node: Option<NodeIdx>) -> u64 {
-        let alive = node.and_then(|n| self.node(n).health.last_alive_at());
-        let cutoff = alive
-            .map_or(player.position_at, |a| a.max(player.position_at))
-            .min(now);
-        player.position_at(cutoff)
     }
 
     /// Plans one guild's move from `from` (or from nowhere, for a degraded guild).
@@ -132,7 +145,8 @@ impl Controller {
         reason: MoveReason,
         incident: IncidentId,
     ) {
-        self.plan_move_inner(now, guild, from, None, reason, incident, false);
+        let who = self.players[&guild].eligibility();
+        self.plan_move_inner(now, guild, who, from, None, reason, incident, false);
     }
 
     /// `avoid` is a node that just failed this guild; `retry` means the incident already
@@ -142,15 +156,15 @@ impl Controller {
         &mut self,
         now: Millis,
         guild: GuildId,
+        who: Eligibility,
         from: Option<NodeIdx>,
         avoid: Option<NodeIdx>,
         reason: MoveReason,
         incident: IncidentId,
         retry: bool,
     ) {
-        let player = &self.players[&guild];
         let exclude: Vec<NodeIdx> = from.into_iter().chain(avoid).collect();
-        let Some((to, _over_capacity)) = self.choose_node(now, player, &exclude) else {
+        let Some((to, _over_capacity)) = self.choose_node(now, who, &exclude) else {
             self.no_target(now, guild, from, reason, incident, retry);
             return;
         };
@@ -169,20 +183,22 @@ impl Controller {
         incident: IncidentId,
         retry: bool,
     ) {
-        let player = &self.players[&guild];
-        let frozen_position_ms = (!source_alive(reason)).then(|| {
-            let last = from.or(player.last_node);
-            self.fault_position(now, player, last)
-        });
-        let id = self.next_move_id();
         if let Some(from) = from {
-            self.node_mut(from).assigned -= 1;
+            self.add_assigned(from, -1);
         }
-        self.node_mut(to).assigned += 1;
+        self.add_assigned(to, 1);
+        let id = self.moves.allocate_id();
+        // One lookup: the node table and the player map are disjoint fields.
+        let nodes = &self.nodes;
         let player = self
             .players
             .get_mut(&guild)
             .expect("callers pass tracked guilds");
+        let frozen_position_ms = (!source_alive(reason)).then(|| {
+            let last = from.or(player.last_node);
+            let alive = last.and_then(|n| nodes[n.0 as usize].health.last_alive_at());
+            fault_position(now, player, alive)
+        });
         player.placement = Placement::Moving { id, to };
         if from.is_some() {
             player.last_node = from;
@@ -236,7 +252,7 @@ impl Controller {
             self.history.tally(now, incident, Tally::Planned);
         }
         if let Some(from) = from {
-            self.node_mut(from).assigned -= 1;
+            self.add_assigned(from, -1);
             let player = self
                 .players
                 .get_mut(&guild)
@@ -312,11 +328,11 @@ impl Controller {
             let m = &self.moves.moves[&id];
             (m.guild, m.from, m.to)
         };
-        self.node_mut(old_to).assigned -= 1;
+        self.add_assigned(old_to, -1);
         let exclude: Vec<NodeIdx> = from.into_iter().chain([old_to]).collect();
-        match self.choose_node(now, &self.players[&guild], &exclude) {
+        match self.choose_node(now, self.players[&guild].eligibility(), &exclude) {
             Some((to, _)) => {
-                self.node_mut(to).assigned += 1;
+                self.add_assigned(to, 1);
                 self.moves
                     .moves
                     .get_mut(&id)
@@ -330,7 +346,7 @@ impl Controller {
             }
             None => {
                 // Undo the reservation swap: abandon counts it back off the target.
-                self.node_mut(old_to).assigned += 1;
+                self.add_assigned(old_to, 1);
                 self.abandon_move(now, id);
                 false
             }
@@ -339,6 +355,8 @@ impl Controller {
 
     /// The shell re-created the player on the target node.
     pub fn handle_move_succeeded(&mut self, now: Millis, id: MoveId) {
+        // A removing node may just have lost its last departing player.
+        self.derived_dirty = true;
         let Some(m) = self.moves.take(id) else {
             return; // Cancelled meanwhile, or already timed out: nothing to do.
         };
@@ -364,6 +382,7 @@ impl Controller {
 
     /// The shell could not re-create the player on the target node.
     pub fn handle_move_failed(&mut self, now: Millis, id: MoveId) {
+        self.derived_dirty = true;
         self.fail_move(now, id);
         self.dispatch_moves(now);
         self.settle(now);
@@ -390,7 +409,7 @@ impl Controller {
         let Some(m) = self.moves.take(id) else {
             return;
         };
-        self.node_mut(m.to).assigned -= 1;
+        self.add_assigned(m.to, -1);
         self.history.tally(now, m.incident, Tally::FailedAttempt);
         let Some(player) = self.players.get_mut(&m.guild) else {
             return;
@@ -400,16 +419,26 @@ impl Controller {
         // Back where it was, so a retry or a fallback starts from a consistent state.
         if let Some(from) = m.from {
             player.placement = Placement::Serving(from);
-            self.node_mut(from).assigned += 1;
+            self.add_assigned(from, 1);
         }
         let avoid = [m.from, Some(m.to)];
         let avoid: Vec<NodeIdx> = avoid.into_iter().flatten().collect();
         if retry
             && self
-                .choose_node(now, &self.players[&m.guild], &avoid)
+                .choose_node(now, self.players[&m.guild].eligibility(), &avoid)
                 .is_some()
         {
-            self.plan_move_inner(now, m.guild, m.from, Some(m.to), m.reason, m.incident, true);
+            let who = self.players[&m.guild].eligibility();
+            self.plan_move_inner(
+                now,
+                m.guild,
+                who,
+                m.from,
+                Some(m.to),
+                m.reason,
+                m.incident,
+                true,
+            );
         } else {
             self.give_up_move(now, &m);
         }
@@ -424,7 +453,7 @@ impl Controller {
             Tally::Cancelled
         } else {
             if let Some(from) = m.from {
-                self.node_mut(from).assigned -= 1;
+                self.add_assigned(from, -1);
             }
             self.mark_degraded(now, m.guild, DegradedReason::MovesFailed);
             Tally::Degraded
@@ -456,12 +485,12 @@ impl Controller {
         let mut incidents = BTreeSet::new();
         for id in queued {
             let m = self.moves.take(id).expect("collected from the queue");
-            self.node_mut(m.to).assigned -= 1;
+            self.add_assigned(m.to, -1);
             incidents.insert(m.incident);
             self.history.tally(now, m.incident, Tally::Cancelled);
             match m.from {
                 Some(from) => {
-                    self.node_mut(from).assigned += 1;
+                    self.add_assigned(from, 1);
                     let player = self
                         .players
                         .get_mut(&m.guild)
@@ -484,9 +513,9 @@ impl Controller {
             .moves
             .take(id)
             .expect("only queued moves are abandoned");
-        self.node_mut(m.to).assigned -= 1;
+        self.add_assigned(m.to, -1);
         if let Some(from) = m.from {
-            self.node_mut(from).assigned += 1;
+            self.add_assigned(from, 1);
             self.players
                 .get_mut(&m.guild)
                 .expect("moving guilds are tracked")

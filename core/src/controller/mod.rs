@@ -18,7 +18,7 @@ use crate::alerts::AlertBook;
 use crate::command::Command;
 use crate::config::{ConfigError, ControllerConfig};
 use crate::history::History;
-use crate::ids::{GuildId, MoveId, NodeId, PlanId, ProcessId, RegionId, ShardId};
+use crate::ids::{GuildId, NodeId, PlanId, ProcessId, RegionId, ShardId};
 use crate::shards::{ShardOutputs, ShardSupervisor};
 use crate::time::{Millis, earliest};
 use crate::topology::{NodeIdx, StaticTopology, TopologySpec};
@@ -70,7 +70,7 @@ pub struct Controller {
     /// Live nodes of each region, by region index.
     region_nodes: Vec<Vec<NodeIdx>>,
     /// Regions an operator failed over.
-    evacuated_regions: BTreeSet<RegionId>,
+    evacuated_regions: Vec<bool>,
     players: BTreeMap<GuildId, Player>,
     degraded: BTreeSet<GuildId>,
     degraded_retry_at: Option<Millis>,
@@ -82,6 +82,8 @@ pub struct Controller {
     commands: VecDeque<Command>,
     /// The latest `now` any input carried, for views that depend on time.
     now: Millis,
+    /// Something that region, capacity or residency alerts derive from changed.
+    derived_dirty: bool,
 }
 
 impl Controller {
@@ -94,6 +96,7 @@ impl Controller {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let compiled = StaticTopology::compile(topology)?;
+        let region_count = compiled.regions.len();
         let mut controller = Controller {
             config,
             region_nodes: vec![Vec::new(); compiled.regions.len()],
@@ -101,7 +104,7 @@ impl Controller {
             topology: compiled,
             nodes: Vec::new(),
             node_index: BTreeMap::new(),
-            evacuated_regions: BTreeSet::new(),
+            evacuated_regions: vec![false; region_count],
             players: BTreeMap::new(),
             degraded: BTreeSet::new(),
             degraded_retry_at: None,
@@ -111,6 +114,7 @@ impl Controller {
             fail_open: false,
             commands: VecDeque::new(),
             now,
+            derived_dirty: true,
         };
         for (i, spec) in topology.nodes.iter().enumerate() {
             controller
@@ -222,8 +226,11 @@ impl Controller {
     /// Ends every input: turns alert changes into notices and re-arms derived alerts.
     fn settle(&mut self, now: Millis) {
         self.now = self.now.max(now);
-        self.forget_empty_removed_nodes(now);
-        self.update_region_alerts(now);
+        if self.derived_dirty {
+            self.derived_dirty = false;
+            self.forget_empty_removed_nodes(now);
+            self.update_region_alerts(now);
+        }
         let commands = &mut self.commands;
         self.alerts.reconcile(now, &mut |notice| {
             commands.push_back(Command::Alert(notice))
@@ -249,9 +256,5 @@ impl Controller {
         self.topology
             .region(id)
             .ok_or_else(|| InputError::UnknownRegion(id.clone()))
-    }
-
-    fn next_move_id(&mut self) -> MoveId {
-        self.moves.allocate_id()
     }
 }

@@ -107,10 +107,7 @@ impl Controller {
     }
 
     pub(super) fn region_evacuated(&self, region: RegionIdx) -> bool {
-        !self.evacuated_regions.is_empty()
-            && self
-                .evacuated_regions
-                .contains(self.topology.region_id(region))
+        self.evacuated_regions[usize::from(region.0)]
     }
 
     pub(super) fn accepts_players(&self, idx: NodeIdx) -> bool {
@@ -135,6 +132,7 @@ impl Controller {
     pub fn remove_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
         let idx = self.node_idx(node)?;
         self.node_mut(idx).removing = true;
+        self.derived_dirty = true;
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_removing").with("node", node),
         ));
@@ -222,20 +220,23 @@ impl Controller {
     /// Residency-pinned guilds stay where they are.
     pub fn fail_over_region(&mut self, now: Millis, region: &RegionId) -> Result<(), InputError> {
         let region_idx = self.region_idx(region)?;
-        if self.evacuated_regions.insert(region.clone()) {
+        if !std::mem::replace(&mut self.evacuated_regions[usize::from(region_idx.0)], true) {
             self.commands.push_back(Command::Audit(
                 AuditEvent::new(now, "region_failover").with("region", region),
             ));
-            for idx in self.region_nodes[usize::from(region_idx.0)].clone() {
+            let nodes = self.region_nodes[usize::from(region_idx.0)].clone();
+            for &idx in &nodes {
                 self.node_mut(idx).restoration = None;
-                self.evacuate(
-                    now,
-                    idx,
-                    MoveReason::RegionEvacuation,
-                    FailoverTrigger::RegionEvacuation {
-                        region: region.clone(),
-                    },
-                );
+            }
+            self.evacuate_all(
+                now,
+                &nodes,
+                MoveReason::RegionEvacuation,
+                FailoverTrigger::RegionEvacuation {
+                    region: region.clone(),
+                },
+            );
+            for idx in nodes {
                 self.publish(now, idx);
             }
         }
@@ -246,7 +247,10 @@ impl Controller {
     /// Ends a manual region failover; its players return gradually.
     pub fn restore_region(&mut self, now: Millis, region: &RegionId) -> Result<(), InputError> {
         let region_idx = self.region_idx(region)?;
-        if self.evacuated_regions.remove(region) {
+        if std::mem::replace(
+            &mut self.evacuated_regions[usize::from(region_idx.0)],
+            false,
+        ) {
             self.commands.push_back(Command::Audit(
                 AuditEvent::new(now, "region_restored").with("region", region),
             ));
@@ -420,6 +424,7 @@ impl Controller {
                 .with("from", format!("{:?}", transition.from))
                 .with("to", format!("{:?}", transition.to)),
         ));
+        self.derived_dirty = true;
         self.update_node_alerts(now, idx, transition);
         self.update_fail_open(now);
         if transition.to == NodeStatus::Down {
@@ -610,7 +615,22 @@ impl Controller {
         self.update_residency_alerts(now);
     }
 
+    /// Changes a node's player count, noting when it crosses its capacity (which changes
+    /// the capacity alert) so `settle` recomputes derived alerts only when needed.
+    pub(super) fn add_assigned(&mut self, idx: NodeIdx, delta: i32) {
+        let entry = self.node_mut(idx);
+        let was_over = entry.assigned > entry.capacity;
+        entry.assigned = entry
+            .assigned
+            .checked_add_signed(delta)
+            .expect("a node's player count never goes negative");
+        if (entry.assigned > entry.capacity) != was_over {
+            self.derived_dirty = true;
+        }
+    }
+
     pub(super) fn publish(&mut self, _now: Millis, idx: NodeIdx) {
+        self.derived_dirty = true;
         let report = self.node_report(idx);
         self.commands.push_back(Command::PublishNodeHealth(report));
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::{AlertSubject, Severity};
 use crate::command::{Assignment, Command, DegradedReason, MoveReason};
 use crate::history::FailoverTrigger;
-use crate::ids::{GuildId, MoveId, PlanId, RegionId};
+use crate::ids::{GuildId, MoveId, NodeId, PlanId, RegionId};
 use crate::time::Millis;
 use crate::topology::{NodeIdx, PlanIdx, RegionIdx};
 
@@ -52,7 +52,24 @@ pub(crate) struct Player {
     pub(crate) attempts: u32,
 }
 
+/// What decides where a guild may play; copied out of a player so placement does not
+/// hold a borrow of the player map.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Eligibility {
+    pub(crate) plan: PlanIdx,
+    pub(crate) home: RegionIdx,
+    pub(crate) pinned: bool,
+}
+
 impl Player {
+    pub(crate) fn eligibility(&self) -> Eligibility {
+        Eligibility {
+            plan: self.plan,
+            home: self.home,
+            pinned: self.pinned,
+        }
+    }
+
     /// Position extrapolated to `at` from the last report (never backwards).
     pub(crate) fn position_at(&self, at: Millis) -> u64 {
         let elapsed = if self.playing {
@@ -131,11 +148,10 @@ impl Controller {
     fn place_new(&mut self, now: Millis, guild: GuildId, clamped: bool) {
         let player = &self.players[&guild];
         let home = player.home;
-        match self.choose_node(now, player, &[]) {
+        match self.choose_node(now, player.eligibility(), &[]) {
             Some((node, over_capacity)) => {
-                let entry = self.node_mut(node);
-                entry.assigned += 1;
-                let node_id = entry.id.clone();
+                self.add_assigned(node, 1);
+                let node_id = self.node(node).id.clone();
                 let region = self.region_name(self.node(node).region).clone();
                 let player = self.players.get_mut(&guild).expect("inserted above");
                 player.placement = Placement::Serving(node);
@@ -153,17 +169,53 @@ impl Controller {
         }
     }
 
+    /// Where a guild asking for playback would be placed now, without placing it:
+    /// the node and whether it would be filled past its capacity; `None` when no node
+    /// could take it (it would be reported degraded).
+    pub fn preview_placement(
+        &self,
+        request: &PlaybackRequest,
+    ) -> Result<Option<(NodeId, bool)>, InputError> {
+        let plan = self
+            .topology
+            .plan(&request.plan)
+            .ok_or_else(|| InputError::UnknownPlan(request.plan.clone()))?;
+        let requested = request
+            .region
+            .as_ref()
+            .map(|r| self.region_idx(r))
+            .transpose()?;
+        let pin = request
+            .residency
+            .as_ref()
+            .map(|r| self.region_idx(r))
+            .transpose()?;
+        let plan_entry = self.topology.plan_entry(plan);
+        let home = pin
+            .or(requested.filter(|r| plan_entry.allows(*r)))
+            .unwrap_or_else(|| plan_entry.default_region());
+        let who = Eligibility {
+            plan,
+            home,
+            pinned: pin.is_some(),
+        };
+        Ok(self
+            .choose_node(self.now, who, &[])
+            .map(|(node, over)| (self.node(node).id.clone(), over)))
+    }
+
     /// The guild no longer wants playback: forget it.
     pub fn handle_playback_stopped(&mut self, now: Millis, guild: GuildId) {
         if let Some(player) = self.players.remove(&guild) {
             match player.placement {
-                Placement::Serving(node) => self.node_mut(node).assigned -= 1,
+                Placement::Serving(node) => self.add_assigned(node, -1),
                 Placement::Moving { id, to } => {
-                    self.node_mut(to).assigned -= 1;
+                    self.add_assigned(to, -1);
                     self.cancel_move(now, id);
                 }
                 Placement::Degraded(_) => {
                     self.degraded.remove(&guild);
+                    self.derived_dirty = true;
                 }
             }
         }
@@ -192,7 +244,7 @@ impl Controller {
     /// allows by priority. A pinned guild has only its pin.
     pub(super) fn candidate_regions(
         &self,
-        player: &Player,
+        player: Eligibility,
     ) -> impl Iterator<Item = RegionIdx> + '_ {
         let others = if player.pinned {
             &[][..]
@@ -204,7 +256,7 @@ impl Controller {
     }
 
     /// Whether a guild may play on a node at all (plan and residency).
-    pub(super) fn allowed_on(&self, player: &Player, node: NodeIdx) -> bool {
+    pub(super) fn allowed_on(&self, player: Eligibility, node: NodeIdx) -> bool {
         let region = self.node(node).region;
         if player.pinned {
             region == player.home
@@ -219,7 +271,7 @@ impl Controller {
     pub(super) fn choose_node(
         &self,
         now: Millis,
-        player: &Player,
+        player: Eligibility,
         exclude: &[NodeIdx],
     ) -> Option<(NodeIdx, bool)> {
         for region in self.candidate_regions(player) {
@@ -290,6 +342,7 @@ impl Controller {
             .get_mut(&guild)
             .expect("callers pass tracked guilds");
         let newly = self.degraded.insert(guild);
+        self.derived_dirty = true;
         let changed = !matches!(&player.placement, Placement::Degraded(r) if *r == reason);
         player.placement = Placement::Degraded(reason.clone());
         if newly || changed {
@@ -311,11 +364,11 @@ impl Controller {
         let mut incident = None;
         for guild in guilds {
             let player = &self.players[&guild];
-            if self.choose_node(now, player, &[]).is_none() {
+            if self.choose_node(now, player.eligibility(), &[]).is_none() {
                 continue;
             }
             let incident =
-                *incident.get_or_insert_with(|| self.history.open(now, FailoverTrigger::Policy));
+                *incident.get_or_insert_with(|| self.history.open(now, FailoverTrigger::Recovery));
             self.degraded.remove(&guild);
             self.players
                 .get_mut(&guild)
@@ -338,7 +391,7 @@ impl Controller {
         let Some(node) = player.serving_node() else {
             return;
         };
-        if self.allowed_on(player, node) {
+        if self.allowed_on(player.eligibility(), node) {
             return;
         }
         let incident = self.history.open(now, FailoverTrigger::Policy);

@@ -137,12 +137,15 @@ impl Controller {
             } => (step, total, issued),
         };
         let incident = *restoration.incident.get_or_insert_with(|| {
-            self.history.open(
+            let id = self.history.open(
                 now,
                 FailoverTrigger::Restoration {
                     node: self.node(idx).id.clone(),
                 },
-            )
+            );
+            // Open until the last step, even while no return is outstanding.
+            self.history.hold_open(id, true);
+            id
         });
         let steps = &self.config.restoration.steps;
         let quota = step_quota(steps[step], total).saturating_sub(issued);
@@ -157,9 +160,13 @@ impl Controller {
                 .with("returned", issued)
                 .with("total", total),
         ));
+        let last_step = step + 1 == self.config.restoration.steps.len();
+        if last_step {
+            self.history.hold_open(incident, false);
+        }
         self.settle_incident(now, incident);
         self.dispatch_moves(now);
-        if step + 1 < self.config.restoration.steps.len() {
+        if !last_step {
             restoration.phase = Phase::Stepping {
                 step: step + 1,
                 at: now.plus_ms(self.config.restoration.dwell_ms),
@@ -179,7 +186,9 @@ impl Controller {
         self.players
             .iter()
             .filter(|(_, p)| p.displaced_from == Some(idx))
-            .filter(|(_, p)| p.serving_node().is_some_and(|n| n != idx) && self.allowed_on(p, idx))
+            .filter(|(_, p)| {
+                p.serving_node().is_some_and(|n| n != idx) && self.allowed_on(p.eligibility(), idx)
+            })
             .map(|(guild, _)| *guild)
             .collect()
     }
@@ -224,6 +233,10 @@ impl Controller {
         }
         for id in self.moves.queued_to(idx, MoveReason::Restoration) {
             self.abandon_move(now, id);
+        }
+        if let Some(incident) = restoration.incident {
+            self.history.hold_open(incident, false);
+            self.settle_incident(now, incident);
         }
         let node = self.node(idx).id.clone();
         let region = self.region_name(self.node(idx).region).clone();

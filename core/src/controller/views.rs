@@ -144,7 +144,11 @@ impl Controller {
 
     /// Regions an operator failed over.
     pub fn evacuated_regions(&self) -> impl Iterator<Item = &RegionId> {
-        self.evacuated_regions.iter()
+        self.evacuated_regions
+            .iter()
+            .enumerate()
+            .filter(|(_, evacuated)| **evacuated)
+            .map(|(r, _)| &self.topology.regions[r].id)
     }
 
     fn player_view(&self, guild: GuildId, player: &Player) -> PlayerView {
