@@ -38,6 +38,10 @@ pub(crate) struct Shared {
     pub config: Arc<EmulatorConfig>,
     faults: Mutex<FaultState>,
     node: Mutex<Option<NodeState>>,
+    /// The runtime the node serves on. Its clock is the node's clock: in a turmoil
+    /// simulation every host runtime has its own, so a control call from another host
+    /// (or from the test between steps) must read time through this handle.
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
     /// Wakes the driver after anything that may have moved a deadline.
     pub wake: Notify,
     hang: watch::Sender<bool>,
@@ -64,6 +68,7 @@ impl Shared {
             }),
             config: Arc::new(config),
             node: Mutex::new(None),
+            runtime: Mutex::new(None),
             wake: Notify::new(),
             hang,
             shutdown,
@@ -119,10 +124,24 @@ impl Shared {
         *self.shutdown.borrow()
     }
 
-    /// Installs a freshly booted node (a restart loses every session, as a real one does).
+    /// Installs a freshly booted node (a restart loses every session, as a real one
+    /// does). Must run on the node's runtime.
     pub fn install_node(&self, node: NodeState) {
         self.shutdown.send_replace(false);
+        *lock(&self.runtime) = tokio::runtime::Handle::try_current().ok();
         *lock(&self.node) = Some(node);
+    }
+
+    /// The current instant on the node's clock, from whichever context asks.
+    pub fn now(&self) -> Instant {
+        let runtime = lock(&self.runtime).clone();
+        match runtime {
+            Some(handle) => {
+                let _node_clock = handle.enter();
+                Instant::now()
+            }
+            None => Instant::now(),
+        }
     }
 
     pub fn remove_node(&self) -> Option<NodeState> {
@@ -145,7 +164,7 @@ impl Shared {
         operation: impl FnOnce(&mut NodeState, Instant, &Faults) -> T,
     ) -> Option<T> {
         let faults = self.faults();
-        let now = Instant::now();
+        let now = self.now();
         let mut node = lock(&self.node);
         node.as_mut().map(|node| operation(node, now, &faults))
     }

@@ -167,7 +167,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Ws<IO> {
     pub async fn close_code(&mut self) -> Option<u16> {
         for _ in 0..1000 {
             match self.stream.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|frame| frame.code.into()),
+                Some(Ok(Message::Close(frame))) => {
+                    // Polling on sends the closing handshake's reply, as a real client does.
+                    while let Some(Ok(_)) = self.stream.next().await {}
+                    return frame.map(|frame| frame.code.into());
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return None,
             }
