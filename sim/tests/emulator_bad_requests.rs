@@ -230,3 +230,44 @@ async fn decoding_garbage_tracks_fails_cleanly() {
     assert_eq!(reply.status, 500);
     assert_alive(&node).await;
 }
+
+#[tokio::test]
+async fn extreme_numbers_are_clamped_not_overflowed() {
+    let node = Node::default().await;
+    let (ws, id) = session(&node).await;
+    let reply = node
+        .patch(
+            &format!("/v4/sessions/{id}"),
+            json!({"resuming": true, "timeout": i64::MAX}),
+        )
+        .await;
+    assert_eq!(reply.json()["timeout"], i64::MAX);
+    let path = format!("/v4/sessions/{id}/players/1");
+    let track = node.encoded("dQw4w9WgXcQ").await;
+    let player = node
+        .patch(
+            &path,
+            json!({"track": {"encoded": track}, "position": i64::MAX, "endTime": i64::MAX, "volume": -5}),
+        )
+        .await;
+    assert_eq!(player.status, 200, "{}", player.text());
+    assert_eq!(player.json()["volume"], 0);
+    let seek = node.patch(&path, json!({"position": -1000})).await;
+    assert_eq!(seek.status, 200);
+    ws.close().await;
+    // The session now waits "forever" for a resume; the node is unharmed.
+    for _ in 0..100 {
+        if node
+            .control
+            .snapshot()
+            .sessions
+            .iter()
+            .all(|s| s.players.len() == 1)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_alive(&node).await;
+    assert_eq!(node.control.snapshot().sessions.len(), 1);
+}

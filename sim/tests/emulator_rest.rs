@@ -8,7 +8,7 @@ use emulator_support::{
 };
 use hyper::Method;
 use serde_json::{Value, json};
-use switchyard_sim::emulator::{EmulatorConfig, TestTrackOptions, test_track_identifier};
+use switchyard_sim::emulator::{Emulator, EmulatorConfig, TestTrackOptions, test_track_identifier};
 
 /// The example track from Lavalink's REST docs.
 const DOCS_TRACK: &str = "QAAAjQIAJVJpY2sgQXN0bGV5IC0gTmV2ZXIgR29ubmEgR2l2ZSBZb3UgVXAADlJpY2tBc3RsZXlWRVZPAAAAAAADPCAAC2RRdzR3OVdnWGNRAAEAK2h0dHBzOi8vd3d3LnlvdXR1YmUuY29tL3dhdGNoP3Y9ZFF3NHc5V2dYY1EAB3lvdXR1YmUAAAAAAAAAAA==";
@@ -600,4 +600,27 @@ async fn metrics_are_unauthenticated_when_enabled_and_absent_by_default() {
         )
         .await;
     assert_eq!(with_password.status, 200);
+}
+
+#[tokio::test]
+async fn one_emulator_serves_one_listener_at_a_time() {
+    let (emulator, control) = Emulator::new(EmulatorConfig::default()).expect("valid config");
+    let first = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let second = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let serving = emulator.clone();
+    let task = tokio::spawn(async move { serving.serve(first).await });
+    for _ in 0..100 {
+        if control.is_serving() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let error = emulator.serve(second).await.expect_err("already serving");
+    assert!(error.to_string().contains("already serving"));
+    control.shutdown();
+    assert!(matches!(task.await, Ok(Ok(()))));
 }

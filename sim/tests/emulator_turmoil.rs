@@ -239,6 +239,81 @@ fn a_track_finishes_at_its_length_and_updates_stop() -> Outcome {
 }
 
 #[test]
+fn failing_stuck_and_voiceless_tracks_report_their_events_on_time() -> Outcome {
+    let (mut sim, _) = world(EmulatorConfig::default());
+    sim.client("bot", async {
+        let (mut ws, id) = session().await;
+        let options = |fail_at_ms, stuck_at_ms| TestTrackOptions {
+            length_ms: Some(300_000),
+            fail_at_ms,
+            stuck_at_ms,
+            ..TestTrackOptions::default()
+        };
+        let failing = load(&test_track_identifier(
+            "failing",
+            options(Some(5_000), None),
+        ))
+        .await;
+        let stuck = load(&test_track_identifier("stuck", options(None, Some(2_000)))).await;
+        let plain = load(&track(300_000)).await;
+        for guild in [1, 2] {
+            patch(
+                &format!("/v4/sessions/{id}/players/{guild}"),
+                json!({"voice": voice()}),
+            )
+            .await;
+        }
+        let started = Instant::now();
+        for (guild, encoded) in [(1, &failing), (2, &stuck), (3, &plain)] {
+            patch(
+                &format!("/v4/sessions/{id}/players/{guild}"),
+                json!({"track": {"encoded": encoded}}),
+            )
+            .await;
+        }
+        let mut events = Vec::new();
+        while events.len() < 4 {
+            let message = ws
+                .until(|m| m["op"] == "event" && m["type"] != "TrackStartEvent")
+                .await;
+            events.push((ms(started.elapsed()), message));
+        }
+        let (at, exception) = &events[0];
+        assert!((5_000..=5_010).contains(at), "exception at {at}");
+        assert_eq!(exception["type"], "TrackExceptionEvent");
+        assert_eq!(exception["guildId"], "1");
+        emulator_support::assert_shape(
+            &exception["exception"],
+            &[
+                ("message", emulator_support::Kind::NullableStr),
+                ("severity", emulator_support::Kind::Str),
+                ("cause", emulator_support::Kind::Str),
+                ("causeStackTrace", emulator_support::Kind::Str),
+            ],
+        );
+        let (_, ended) = &events[1];
+        assert_eq!(
+            (&ended["type"], &ended["reason"]),
+            (&json!("TrackEndEvent"), &json!("finished"))
+        );
+        let (at, stuck_event) = &events[2];
+        assert!((12_000..=12_010).contains(at), "stuck reported at {at}");
+        assert_eq!(stuck_event["type"], "TrackStuckEvent");
+        assert_eq!(stuck_event["thresholdMs"], 10_000);
+        assert_eq!(stuck_event["track"]["info"]["position"], 2_000);
+        let (at, cleaned) = &events[3];
+        assert!((60_000..=60_010).contains(at), "cleanup at {at}");
+        assert_eq!(
+            (&cleaned["guildId"], &cleaned["reason"]),
+            (&json!("3"), &json!("cleanup"))
+        );
+        Ok(())
+    });
+    sim.run()?;
+    Ok(())
+}
+
+#[test]
 fn resume_works_within_the_timeout_and_not_after_it() -> Outcome {
     let (mut sim, _) = world(EmulatorConfig::default());
     sim.client("bot", async {

@@ -10,6 +10,9 @@ pub const DEFAULT_VERSION: &str = "4.2.2";
 /// simulation prints the same timestamps every run.
 pub const DEFAULT_EPOCH_MS: u64 = 1_735_689_600_000;
 
+/// Bound on configured durations, so that no deadline computation can overflow.
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Configuration of an emulated Lavalink node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmulatorConfig {
@@ -83,6 +86,8 @@ pub enum ConfigError {
     EmptyPassword,
     #[error("{0} must be greater than zero")]
     ZeroInterval(&'static str),
+    #[error("{0} must not exceed one day")]
+    LongInterval(&'static str),
     #[error("metrics path must start with '/' and not be an API route, got {0:?}")]
     MetricsPath(String),
     #[error("{0} must be at least 1")]
@@ -101,6 +106,16 @@ impl EmulatorConfig {
         }
         if self.stats_interval.is_zero() {
             return Err(ConfigError::ZeroInterval("stats_interval"));
+        }
+        for (name, interval) in [
+            ("player_update_interval", self.player_update_interval),
+            ("stats_interval", self.stats_interval),
+            ("voice_handshake", self.voice_handshake),
+            ("voice_ping", self.voice_ping),
+        ] {
+            if interval > MAX_INTERVAL {
+                return Err(ConfigError::LongInterval(name));
+            }
         }
         let path = &self.metrics_path;
         if !path.starts_with('/') || path.starts_with("/v4/") || path == "/version" {
@@ -155,6 +170,14 @@ mod tests {
         assert_eq!(
             zero.validate(),
             Err(ConfigError::ZeroInterval("stats_interval"))
+        );
+        let long = EmulatorConfig {
+            voice_handshake: Duration::from_secs(90_000),
+            ..EmulatorConfig::default()
+        };
+        assert_eq!(
+            long.validate(),
+            Err(ConfigError::LongInterval("voice_handshake"))
         );
     }
 }

@@ -48,7 +48,7 @@ impl Emulator {
     ///
     /// Each call boots afresh: uptime restarts and no session survives, as with a
     /// restarted process. Dropping the future (a simulated crash) also discards the
-    /// node's state.
+    /// node's state. One `serve` at a time: a second concurrent call fails.
     pub async fn serve<L>(&self, listener: L) -> io::Result<()>
     where
         L: Listener,
@@ -56,7 +56,9 @@ impl Emulator {
     {
         let shared = Arc::clone(&self.shared);
         let clock = NodeClock::start(shared.config.epoch_ms);
-        shared.install_node(NodeState::new(Arc::clone(&shared.config), clock));
+        if !shared.install_node(NodeState::new(Arc::clone(&shared.config), clock)) {
+            return Err(io::Error::other("this emulator is already serving"));
+        }
         let _discard_on_exit = DiscardNode(Arc::clone(&shared));
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(

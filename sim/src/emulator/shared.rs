@@ -125,11 +125,16 @@ impl Shared {
     }
 
     /// Installs a freshly booted node (a restart loses every session, as a real one
-    /// does). Must run on the node's runtime.
-    pub fn install_node(&self, node: NodeState) {
+    /// does). Must run on the node's runtime. False if a node is already serving.
+    pub fn install_node(&self, node: NodeState) -> bool {
+        let mut current = lock(&self.node);
+        if current.is_some() {
+            return false;
+        }
         self.shutdown.send_replace(false);
         *lock(&self.runtime) = tokio::runtime::Handle::try_current().ok();
-        *lock(&self.node) = Some(node);
+        *current = Some(node);
+        true
     }
 
     /// The current instant on the node's clock, from whichever context asks.

@@ -25,6 +25,9 @@ use crate::emulator::track::{LoadException, Severity, TrackBehaviour, TrackData,
 
 /// Lavalink's default `trackStuckThresholdMs`.
 pub(crate) const STUCK_THRESHOLD_MS: u64 = 10_000;
+/// lavaplayer's default player cleanup threshold: a track nobody has pulled audio from
+/// (no voice connection) for this long is stopped with reason `cleanup`.
+pub(crate) const CLEANUP_THRESHOLD: Duration = Duration::from_secs(60);
 /// `AudioLossCounter.ACCEPTABLE_TRACK_SWITCH_TIME`: a shorter gap keeps the counter's data.
 const TRACK_SWITCH_GAP_MS: u64 = 100;
 /// Timer actions one player may take per wake-up; each action disarms or re-arms its
@@ -187,6 +190,8 @@ pub(crate) struct Player {
     pub voice_generation: u64,
     track: Option<ActiveTrack>,
     next_update_at: Option<Instant>,
+    /// Since when a loaded track has had no voice connection pulling its audio.
+    unpolled_since: Option<Instant>,
     audio: AudioLoss,
 }
 
@@ -202,6 +207,7 @@ impl Player {
             voice_generation: 0,
             track: None,
             next_update_at: None,
+            unpolled_since: None,
             audio: AudioLoss::default(),
         }
     }
@@ -310,9 +316,17 @@ impl Player {
         }
     }
 
+    /// Updates the derived bookkeeping after any change: the frame counter and the
+    /// cleanup clock (which restarts with every track, as lavaplayer's does).
     fn observe(&mut self, tick: &Tick) {
         let playing = self.is_playing();
         self.audio.observe(playing, tick.wall_ms);
+        let unpolled = self.track.is_some() && !self.voice_connected;
+        match (unpolled, self.unpolled_since) {
+            (true, None) => self.unpolled_since = Some(tick.now),
+            (false, Some(_)) => self.unpolled_since = None,
+            _ => {}
+        }
     }
 
     fn end_track(&mut self, reason: TrackEndReason, tick: &Tick, out: &mut Outbox) {
@@ -364,6 +378,7 @@ impl Player {
         self.track = Some(track);
         self.push_update(tick, out);
         self.next_update_at = Some(tick.now + tick.update_interval);
+        self.unpolled_since = None;
         self.observe(tick);
     }
 
@@ -422,6 +437,7 @@ impl Player {
         self.voice_connected = false;
         self.voice = Some(voice);
         self.voice_generation += 1;
+        self.observe(tick);
         self.voice_generation
     }
 
@@ -429,6 +445,7 @@ impl Player {
     pub fn voice_ready(&mut self, tick: &Tick, out: &mut Outbox) {
         self.rebase(tick.now);
         self.voice_connected = true;
+        self.observe(tick);
         self.push_update(tick, out);
     }
 
@@ -443,6 +460,7 @@ impl Player {
     ) {
         self.rebase(tick.now);
         self.voice_connected = false;
+        self.observe(tick);
         Self::push_event(
             out,
             Event::WebSocketClosed {
@@ -491,7 +509,10 @@ impl Player {
             .then(|| track.milestone_deadline(self.filters.playback_rate()))
             .flatten()
             .map(|(at, milestone)| (at, TrackTimer::Milestone(milestone)));
-        [milestone, stuck_report]
+        let cleanup = self
+            .unpolled_since
+            .map(|since| (since + CLEANUP_THRESHOLD, TrackTimer::Cleanup));
+        [milestone, stuck_report, cleanup]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -530,6 +551,9 @@ impl Player {
         match timer {
             TrackTimer::Milestone(Milestone::End) => {
                 self.end_track(TrackEndReason::Finished, tick, out);
+            }
+            TrackTimer::Cleanup => {
+                self.end_track(TrackEndReason::Cleanup, tick, out);
             }
             TrackTimer::Milestone(Milestone::Fail) => {
                 let Some(track) = &self.track else {
@@ -581,6 +605,7 @@ impl Player {
 enum TrackTimer {
     Milestone(Milestone),
     StuckReport,
+    Cleanup,
 }
 
 #[cfg(test)]
@@ -745,6 +770,36 @@ mod tests {
             })
         )));
         assert_eq!(player.position_ms(report), 1000);
+    }
+
+    #[test]
+    fn a_track_without_voice_is_cleaned_up_after_a_minute() {
+        let start = Instant::now();
+        let mut player = Player::new(1);
+        let mut out = Vec::new();
+        let data = test_track(TestTrackOptions::default());
+        player.play(playback(data), &tick(start, 0), &mut out);
+        assert_eq!(
+            player.next_track_deadline().map(|(at, _)| at),
+            Some(start + CLEANUP_THRESHOLD)
+        );
+        // Connecting stops the clock; losing voice restarts it.
+        let later = start + Duration::from_secs(50);
+        player.begin_voice(VoiceState::default(), &tick(later, 50_000));
+        player.voice_ready(&tick(later, 50_000), &mut out);
+        let lost = later + Duration::from_secs(1);
+        player.voice_closed(4014, "Disconnected.", true, &tick(lost, 51_000), &mut out);
+        out.clear();
+        let cleanup = lost + CLEANUP_THRESHOLD;
+        player.handle_timeout(&tick(cleanup, 111_000), &mut out);
+        assert!(out.iter().any(|(message, _)| matches!(
+            event(message),
+            Some(Event::TrackEnd {
+                reason: TrackEndReason::Cleanup,
+                ..
+            })
+        )));
+        assert!(!player.has_track());
     }
 
     #[test]

@@ -11,6 +11,13 @@ use crate::emulator::protocol::Message;
 
 /// Lavalink's default resume timeout, in seconds.
 pub(crate) const DEFAULT_RESUME_TIMEOUT_SECS: u64 = 60;
+/// Longest resume wait the node schedules (a client may ask for `i64::MAX` seconds,
+/// which no clock can add); about 136 years is "forever" for any run.
+const MAX_RESUME_TIMEOUT_SECS: u64 = u32::MAX as u64;
+
+fn resume_deadline(now: Instant, timeout_secs: u64) -> Instant {
+    now + Duration::from_secs(timeout_secs.min(MAX_RESUME_TIMEOUT_SECS))
+}
 
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -72,7 +79,7 @@ impl Session {
             return false;
         }
         self.link = Link::AwaitingResume {
-            expires_at: now + Duration::from_secs(self.timeout_secs),
+            expires_at: resume_deadline(now, self.timeout_secs),
             queue: VecDeque::new(),
         };
         true
@@ -93,7 +100,7 @@ impl Session {
     pub fn unclaim(&mut self, now: Instant) {
         if let Link::Resuming { queue } = &mut self.link {
             self.link = Link::AwaitingResume {
-                expires_at: now + Duration::from_secs(self.timeout_secs),
+                expires_at: resume_deadline(now, self.timeout_secs),
                 queue: std::mem::take(queue),
             };
         }
