@@ -3,3 +3,4 @@
 
 pub mod emulator;
 pub mod exit_codes;
+pub mod scenario;

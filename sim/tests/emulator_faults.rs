@@ -15,17 +15,17 @@ use tokio::time::Instant;
 async fn added_latency_delays_every_response() {
     let node = Node::default().await;
     node.control
-        .set_latency(Duration::from_millis(300), Duration::from_millis(50))
+        .set_latency(Duration::from_millis(800), Duration::from_millis(50))
         .expect("valid latency");
     let started = Instant::now();
     assert_eq!(node.get("/version").await.status, 200);
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() >= Duration::from_millis(800));
     node.control
         .set_latency(Duration::ZERO, Duration::ZERO)
         .expect("valid latency");
     let started = Instant::now();
     node.get("/version").await;
-    assert!(started.elapsed() < Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_millis(800));
 }
 
 #[tokio::test]
@@ -76,14 +76,18 @@ async fn a_hung_node_goes_silent_on_open_websockets() {
     .await;
     let (mut ws, _) = node.session().await;
     node.control.set_hang(true).expect("valid");
-    // Whatever was already in flight may arrive; then nothing.
-    let quiet = loop {
+    // Whatever was already in flight may arrive (a few messages at most); then nothing.
+    let mut quiet = false;
+    for _ in 0..5 {
         match tokio::time::timeout(Duration::from_millis(300), ws.next_json()).await {
-            Err(_) => break true,
-            Ok(Some(_)) => continue,
-            Ok(None) => break false,
+            Err(_) => {
+                quiet = true;
+                break;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
         }
-    };
+    }
     assert!(quiet, "the socket stays open but silent");
     node.control.set_hang(false).expect("valid");
     let stats = tokio::time::timeout(PROMPT, ws.next_json())

@@ -110,6 +110,30 @@ pub(crate) enum RawFaultKind {
     RollingRestart,
 }
 
+impl RawFaultKind {
+    /// The name scenario files use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RawFaultKind::NodeKill => "node_kill",
+            RawFaultKind::NodeRestart => "node_restart",
+            RawFaultKind::RegionOutage => "region_outage",
+            RawFaultKind::Partition => "partition",
+            RawFaultKind::Latency => "latency",
+            RawFaultKind::MessageLoss => "message_loss",
+            RawFaultKind::NodeSlow => "node_slow",
+            RawFaultKind::NodeFlapping => "node_flapping",
+            RawFaultKind::ShardStall => "shard_stall",
+            RawFaultKind::ShardKill => "shard_kill",
+            RawFaultKind::RedisOutage => "redis_outage",
+            RawFaultKind::WebhookOutage => "webhook_outage",
+            RawFaultKind::ControllerCrash => "controller_crash",
+            RawFaultKind::NodeDrain => "node_drain",
+            RawFaultKind::NodeJoin => "node_join",
+            RawFaultKind::RollingRestart => "rolling_restart",
+        }
+    }
+}
+
 /// One `[[faults]]` entry. Every kind's parameters share one flat table, which reads
 /// best in TOML; [`super::validate`] checks that each kind gets exactly its own.
 #[derive(Debug, Deserialize)]

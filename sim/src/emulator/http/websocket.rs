@@ -48,7 +48,7 @@ pub(super) async fn upgrade(
     };
     let resume = header(&headers, "Session-Id").filter(|id| {
         shared
-            .with_node(|node, _, _| node.claim_resume(id))
+            .with_node(|node, now, _| node.claim_resume(id, now))
             .unwrap_or(false)
     });
     let resumed = resume.is_some();

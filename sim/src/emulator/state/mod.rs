@@ -180,10 +180,20 @@ impl NodeState {
     }
 
     /// The handshake named a session waiting for a resume: hold it for the upgrade.
-    pub fn claim_resume(&mut self, session_id: &str) -> bool {
-        self.sessions
-            .get_mut(session_id)
-            .is_some_and(Session::claim)
+    /// An expired session is destroyed here even if its timer has not fired yet.
+    pub fn claim_resume(&mut self, session_id: &str, now: Instant) -> bool {
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return false;
+        };
+        if session.expires_at().is_some_and(|at| at <= now) {
+            tracing::info!(
+                session = session_id,
+                "resume timeout passed; session destroyed"
+            );
+            self.sessions.remove(session_id);
+            return false;
+        }
+        session.claim()
     }
 
     pub fn release_claim(&mut self, session_id: &str, now: Instant) {
