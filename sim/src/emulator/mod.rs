@@ -41,7 +41,9 @@
 //! - **Playback.** The position advances while a track is loaded, not paused, voice
 //!   is connected and the track is not stuck, at the `timescale` speed × rate; other
 //!   filters are stored and echoed but change nothing. Filter values are not
-//!   range-checked and no filter can be disabled.
+//!   range-checked and no filter can be disabled. A loaded track with no voice
+//!   connection ends with reason `cleanup` after exactly 60 s (lavaplayer's cleanup
+//!   threshold; lavaplayer notices on a periodic check, so somewhat later).
 //! - **Stats.** Memory and CPU figures come from a small model (CPU cached 30 s, as
 //!   in Lavalink; `cpu_load` overrides the system load). `frameStats` uses Lavalink's
 //!   rule for which players count (playing, with a full previous minute of data) but

@@ -4,7 +4,9 @@
 //! link. The driver asks [`NodeState::poll_timeout`] for the next deadline and calls
 //! [`NodeState::handle_timeout`] when it passes; a spurious wake-up is a no-op.
 
+mod audio_loss;
 mod link;
+mod playback;
 mod player;
 mod session;
 mod stats;

@@ -15,21 +15,21 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::audio_loss::AudioLoss;
 use super::link::Delivery;
+use super::playback::{ActiveTrack, Milestone};
 use crate::emulator::faults::{FRAMES_PER_MINUTE, Faults};
 use crate::emulator::filters::Filters;
 use crate::emulator::protocol::{
-    Event, Exception, Message, PlayerState, Track, TrackEndReason, TrackInfo, VoiceState,
+    Event, Exception, Message, PlayerState, Track, TrackEndReason, VoiceState,
 };
-use crate::emulator::track::{LoadException, Severity, TrackBehaviour, TrackData, codec};
+use crate::emulator::track::{LoadException, Severity, TrackData};
 
 /// Lavalink's default `trackStuckThresholdMs`.
 pub(crate) const STUCK_THRESHOLD_MS: u64 = 10_000;
 /// lavaplayer's default player cleanup threshold: a track nobody has pulled audio from
 /// (no voice connection) for this long is stopped with reason `cleanup`.
 pub(crate) const CLEANUP_THRESHOLD: Duration = Duration::from_secs(60);
-/// `AudioLossCounter.ACCEPTABLE_TRACK_SWITCH_TIME`: a shorter gap keeps the counter's data.
-const TRACK_SWITCH_GAP_MS: u64 = 100;
 /// Timer actions one player may take per wake-up; each action disarms or re-arms its
 /// timer to a later instant, so a handful always suffices.
 const MAX_ACTIONS_PER_TIMEOUT: usize = 16;
@@ -54,127 +54,6 @@ pub(crate) struct NewPlayback {
     pub position_ms: u64,
     pub end_time_ms: Option<u64>,
     pub paused: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Milestone {
-    End,
-    Fail,
-    Stuck,
-}
-
-#[derive(Debug, Clone)]
-struct ActiveTrack {
-    data: TrackData,
-    behaviour: TrackBehaviour,
-    user_data: Map<String, Value>,
-    end_time_ms: Option<u64>,
-    started_at: Instant,
-    anchor_ms: u64,
-    anchor_at: Instant,
-    stuck_since: Option<Instant>,
-    stuck_reported: bool,
-}
-
-impl ActiveTrack {
-    fn end_ms(&self) -> Option<u64> {
-        let length = (!self.data.is_stream).then(|| self.data.length_ms.max(0) as u64);
-        match (length, self.end_time_ms) {
-            (Some(length), Some(end)) => Some(length.min(end)),
-            (length, end) => length.or(end),
-        }
-    }
-
-    /// The next position at which something happens, never behind the anchor.
-    fn next_milestone(&self) -> Option<(u64, Milestone)> {
-        let anchor = self.anchor_ms;
-        let end = self.end_ms().map(|end| (end.max(anchor), Milestone::End));
-        let fail = self
-            .behaviour
-            .fail_at_ms
-            .filter(|at| *at > 0 && *at >= anchor)
-            .map(|at| (at, Milestone::Fail));
-        let stuck = self
-            .behaviour
-            .stuck_at_ms
-            .filter(|at| self.stuck_since.is_none() && *at >= anchor)
-            .map(|at| (at, Milestone::Stuck));
-        // On a tie the end wins, then the failure.
-        [end, fail, stuck]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)
-    }
-
-    fn position_ms(&self, now: Instant, rate: f64, advancing: bool) -> u64 {
-        if !advancing {
-            return self.anchor_ms;
-        }
-        let elapsed_us = now.saturating_duration_since(self.anchor_at).as_micros() as f64;
-        let gained = (elapsed_us * rate / 1000.0).floor() as u64;
-        let position = self.anchor_ms.saturating_add(gained);
-        match self.next_milestone() {
-            Some((limit, _)) => position.min(limit),
-            None => position,
-        }
-    }
-
-    fn milestone_deadline(&self, rate: f64) -> Option<(Instant, Milestone)> {
-        let (at, milestone) = self.next_milestone()?;
-        let remaining_us = ((at - self.anchor_ms) as f64 * 1000.0 / rate).ceil() as u64;
-        Some((
-            self.anchor_at + Duration::from_micros(remaining_us),
-            milestone,
-        ))
-    }
-
-    fn to_json(&self, position_ms: u64) -> Track {
-        let mut data = self.data.clone();
-        data.position_ms = i64::try_from(position_ms).unwrap_or(i64::MAX);
-        let encoded = codec::encode(&data)
-            .expect("a track is only played after it was encoded once, so it re-encodes");
-        Track {
-            encoded,
-            info: TrackInfo::from_data(&data),
-            plugin_info: Map::new(),
-            user_data: self.user_data.clone(),
-        }
-    }
-}
-
-/// lavaplayer's `AudioLossCounter`: when the player's frame statistics become usable.
-#[derive(Debug, Clone, Default)]
-struct AudioLoss {
-    was_playing: bool,
-    playing_since_ms: Option<u64>,
-    stopped_at_ms: Option<u64>,
-}
-
-impl AudioLoss {
-    fn observe(&mut self, playing: bool, wall_ms: u64) {
-        if playing == self.was_playing {
-            return;
-        }
-        self.was_playing = playing;
-        if playing {
-            let long_gap = self
-                .stopped_at_ms
-                .is_none_or(|stopped| wall_ms.saturating_sub(stopped) > TRACK_SWITCH_GAP_MS);
-            if self.playing_since_ms.is_none() || long_gap {
-                self.playing_since_ms = Some(wall_ms);
-            }
-            self.stopped_at_ms = None;
-        } else {
-            self.stopped_at_ms = Some(wall_ms);
-        }
-    }
-
-    /// True once the previous whole wall-clock minute was spent playing.
-    fn is_usable(&self, wall_ms: u64) -> bool {
-        let previous_minute_start = (wall_ms / 60_000).saturating_sub(1) * 60_000;
-        self.playing_since_ms
-            .is_some_and(|since| since < previous_minute_start)
-    }
 }
 
 /// A guild's player.
@@ -800,22 +679,5 @@ mod tests {
             })
         )));
         assert!(!player.has_track());
-    }
-
-    #[test]
-    fn frame_data_is_usable_after_a_full_previous_minute() {
-        let mut loss = AudioLoss::default();
-        loss.observe(true, 30_000);
-        assert!(
-            !loss.is_usable(90_000),
-            "the previous minute started at 60 s"
-        );
-        assert!(loss.is_usable(120_000));
-        loss.observe(false, 130_000);
-        loss.observe(true, 130_050);
-        assert!(loss.is_usable(130_060), "a short switch keeps the data");
-        loss.observe(false, 140_000);
-        loss.observe(true, 150_000);
-        assert!(!loss.is_usable(150_001));
     }
 }
