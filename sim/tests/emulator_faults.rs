@@ -6,10 +6,12 @@ mod emulator_support;
 use std::time::Duration;
 
 use emulator_support::{Node, PASSWORD, PROMPT, request_on, voice};
+use futures_util::{SinkExt, StreamExt};
 use hyper::Method;
 use serde_json::{Value, json};
 use switchyard_sim::emulator::{EmulatorConfig, Faults, serve_admin};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn added_latency_delays_every_response() {
@@ -95,6 +97,24 @@ async fn a_hung_node_goes_silent_on_open_websockets() {
         .expect("messages resume")
         .expect("still open");
     assert_eq!(stats["op"], "stats");
+}
+
+#[tokio::test]
+async fn a_hung_node_answers_no_websocket_ping_until_released() {
+    let node = Node::default().await;
+    let (mut ws, _) = node.session().await;
+    node.control.set_hang(true).expect("valid");
+    ws.stream
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .expect("the socket is open");
+    let silence = tokio::time::timeout(Duration::from_millis(300), ws.stream.next()).await;
+    assert!(silence.is_err(), "no pong from a hung node: {silence:?}");
+    node.control.set_hang(false).expect("valid");
+    let answer = tokio::time::timeout(PROMPT, ws.stream.next())
+        .await
+        .expect("the node answers once released");
+    assert!(matches!(answer, Some(Ok(Message::Pong(_)))), "{answer:?}");
 }
 
 #[tokio::test]

@@ -121,6 +121,8 @@ pub(super) async fn update(
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<protocol::Player>, ApiError> {
+    // Spring resolves the body before converting path and query values.
+    let request: PlayerUpdateRequest = read_body(body)?;
     let guild_id = parse_guild(&guild)?;
     let no_replace = match query.ok().and_then(|Query(params)| params.get("noReplace").cloned()) {
         None => false,
@@ -130,7 +132,6 @@ pub(super) async fn update(
             ))
         })?,
     };
-    let request: PlayerUpdateRequest = read_body(body)?;
     let parsed = parse_update(request)?;
     on_node(&shared, |node, _, _| node.require_session(&session_id))?;
     parsed.check()?;

@@ -97,7 +97,8 @@ async fn run(
     shared.with_node(|node, now, _| node.handle_socket_closed(&session_id, socket_id, now));
 }
 
-/// Moves messages to the client until either side closes.
+/// Moves messages to the client until either side closes. While the node hangs,
+/// nothing moves in either direction except a close command.
 async fn pump(shared: &Shared, socket: WebSocket, mut end: SocketEnd) {
     let (mut sink, mut stream) = socket.split();
     let mut hang = shared.hang_watch();
@@ -129,7 +130,8 @@ async fn pump(shared: &Shared, socket: WebSocket, mut end: SocketEnd) {
                 None => return,
             },
             _ = hang.changed(), if hung => {}
-            incoming = stream.next() => match incoming {
+            // A hung node reads nothing either, so it answers no ping.
+            incoming = stream.next(), if !hung => match incoming {
                 Some(Ok(Message::Close(_))) => {
                     // Completes the closing handshake the client started.
                     let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, sink.close()).await;
