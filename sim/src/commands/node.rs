@@ -21,6 +21,7 @@ pub struct NodeArgs {
     #[arg(
         long,
         env = "LAVALINK_SERVER_PASSWORD",
+        hide_env_values = true,
         default_value = "youshallnotpass"
     )]
     password: String,
