@@ -153,7 +153,7 @@ pub fn decode(encoded: &str) -> Result<TrackData, DecodeError> {
         return Err(DecodeError::Unsupported);
     };
     let position_ms = input.i64()?;
-    Ok(TrackData {
+    let track = TrackData {
         title,
         author,
         length_ms,
@@ -165,7 +165,13 @@ pub fn decode(encoded: &str) -> Result<TrackData, DecodeError> {
         source_name,
         probe,
         position_ms,
-    })
+    };
+    // Re-encoding can grow a string (a raw NUL becomes two bytes); a track that could
+    // not be written back out is refused here rather than failing later.
+    if encode(&track).is_err() {
+        return Err(DecodeError::InvalidString);
+    }
+    Ok(track)
 }
 
 #[derive(Default)]
@@ -277,7 +283,8 @@ impl<'a> Reader<'a> {
         let mut units = Vec::with_capacity(length);
         while let Some(first) = bytes.next() {
             let unit = match first {
-                0x01..=0x7F => u16::from(first),
+                // Java writes NUL as two bytes but, like Java, accept a raw one too.
+                0x00..=0x7F => u16::from(first),
                 0xC0..=0xDF => {
                     let second = continuation(bytes.next())?;
                     (u16::from(first & 0x1F) << 6) | second
@@ -379,6 +386,43 @@ mod tests {
         let mut spotify = sample();
         spotify.source_name = "spotify".to_owned();
         assert!(encode(&spotify).is_err());
+    }
+
+    #[test]
+    fn accepts_raw_nul_bytes_but_not_tracks_it_could_not_write_back() {
+        let mut track = sample();
+        track.title = "a".to_owned();
+        let encoded = encode(&track).expect("short");
+        let mut bytes = BASE64.decode(&encoded).expect("our own output is base64");
+        // The title's only byte sits after header (4), version (1) and length (2).
+        bytes[7] = 0;
+        let decoded = decode(&BASE64.encode(&bytes)).expect("a raw NUL is accepted");
+        assert_eq!(decoded.title, "\u{0}");
+
+        // A complete youtube track whose title is 65535 raw NUL bytes.
+        let mut body = vec![TRACK_INFO_VERSION];
+        body.extend_from_slice(&u16::MAX.to_be_bytes());
+        body.extend(std::iter::repeat_n(0u8, usize::from(u16::MAX)));
+        let mut rest = Writer::default();
+        rest.utf("author").expect("short");
+        rest.i64(1000);
+        rest.utf("dQw4w9WgXcQ").expect("short");
+        rest.bool(false);
+        for _ in 0..3 {
+            rest.nullable_utf(None).expect("absent");
+        }
+        rest.utf("youtube").expect("short");
+        rest.i64(0);
+        body.extend_from_slice(&rest.bytes);
+        let mut message = ((TRACK_INFO_VERSIONED << 30) | body.len() as u32)
+            .to_be_bytes()
+            .to_vec();
+        message.extend_from_slice(&body);
+        // Writing it back would need 131070 bytes: refused now, not a panic later.
+        assert_eq!(
+            decode(&BASE64.encode(&message)),
+            Err(DecodeError::InvalidString)
+        );
     }
 
     #[test]
