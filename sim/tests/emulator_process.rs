@@ -68,12 +68,12 @@ impl NodeProcess {
         panic!("the node did not answer within {PROMPT:?}");
     }
 
-    /// Sends a signal to this child (by its pid) with the system's `kill`.
+    /// Sends a signal to this child, by its pid, with the shell's `kill` builtin.
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -s {name} {}", self.child.id())])
             .status()
-            .expect("kill runs");
+            .expect("sh runs");
         assert!(status.success());
     }
 
