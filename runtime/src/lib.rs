@@ -4,4 +4,6 @@
 //! The driver and production adapters are being built; today this crate holds the ports
 //! the driver talks through.
 
+pub mod adapters;
+pub mod alerts;
 pub mod ports;
