@@ -97,9 +97,21 @@ impl EmulatorControl {
     }
 
     /// Closes every client websocket; returns how many were open.
+    ///
+    /// A code that may not appear in a close frame (1005, 1006, 1015, or anything
+    /// outside 1000–4999) drops the connections instead, which clients report as 1006.
     pub fn close_websockets(&self, how: CloseWebsockets) -> usize {
         let command = match how {
-            CloseWebsockets::Frame { code, reason } => CloseCommand::Frame { code, reason },
+            CloseWebsockets::Frame { code, reason } if is_sendable_close_code(code) => {
+                CloseCommand::Frame { code, reason }
+            }
+            CloseWebsockets::Frame { code, .. } => {
+                tracing::warn!(
+                    code,
+                    "close code cannot be sent; dropping the connections instead"
+                );
+                CloseCommand::Abort
+            }
             CloseWebsockets::Abort => CloseCommand::Abort,
         };
         self.shared
@@ -160,6 +172,26 @@ impl EmulatorControl {
             wall_ms,
             sessions,
             faults: self.faults(),
+        }
+    }
+}
+
+/// RFC 6455 section 7.4: codes an endpoint may put in a close frame.
+fn is_sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_close_codes_are_not_sent() {
+        assert!(is_sendable_close_code(1000));
+        assert!(is_sendable_close_code(1001));
+        assert!(is_sendable_close_code(4000));
+        for reserved in [0, 999, 1004, 1005, 1006, 1015, 2000, 5000] {
+            assert!(!is_sendable_close_code(reserved), "{reserved}");
         }
     }
 }
