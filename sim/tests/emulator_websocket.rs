@@ -462,6 +462,17 @@ async fn the_close_knob_sends_a_code_or_drops_the_connection() {
         .await
         .expect("ends");
     assert_eq!(code, None, "no close frame on an abort");
+
+    // 1006 may not be sent on the wire: the connection is dropped instead.
+    let (mut abnormal, _) = node.session().await;
+    node.control.close_websockets(CloseWebsockets::Frame {
+        code: 1006,
+        reason: String::new(),
+    });
+    let code = tokio::time::timeout(PROMPT, abnormal.close_code())
+        .await
+        .expect("ends");
+    assert_eq!(code, None);
 }
 
 #[tokio::test]
