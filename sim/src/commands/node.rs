@@ -38,9 +38,9 @@ pub struct NodeArgs {
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics, unauthenticated.
-    #[arg(long)]
+    #[arg(long, env = "METRICS_PROMETHEUS_ENABLED")]
     metrics: bool,
-    #[arg(long, default_value = "/metrics")]
+    #[arg(long, env = "METRICS_PROMETHEUS_ENDPOINT", default_value = "/metrics")]
     metrics_path: String,
     /// Lavalink version to report.
     #[arg(long, default_value = DEFAULT_VERSION)]
