@@ -114,18 +114,19 @@ impl NodeState {
     }
 
     fn new_session_id(&mut self) -> String {
-        loop {
+        // 36^16 ids: a collision is astronomically rare, but must not merge sessions.
+        for _ in 0..16 {
             let id: String = (0..SESSION_ID_LEN)
                 .map(|_| {
                     let index = (self.session_rng.next_u32() % 36) as usize;
                     char::from(SESSION_ID_ALPHABET[index])
                 })
                 .collect();
-            // 36^16 ids: a collision is astronomically rare, but must not merge sessions.
             if !self.sessions.contains_key(&id) {
                 return id;
             }
         }
+        unreachable!("16 random session ids in a row collided among at most {MAX_SESSIONS}");
     }
 
     fn new_socket(&mut self) -> (SocketLink, SocketEnd) {
