@@ -7,3 +7,4 @@
 pub mod adapters;
 pub mod alerts;
 pub mod ports;
+pub mod store_schema;

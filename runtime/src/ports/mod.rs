@@ -5,3 +5,4 @@
 //! dispatch, the Lavalink and alert protocols) is shared by both.
 
 pub mod http;
+pub mod store;
