@@ -1,7 +1,6 @@
 //! The alert engine the driver holds: fans the core's notices out to every sink whose
 //! severity floor they reach, exposes per-sink stats, and flushes at shutdown.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -78,7 +77,6 @@ impl AlertDispatcher {
                 clock: settings.clock,
                 source: Arc::clone(&source),
                 rng,
-                open_triggers: BTreeSet::new(),
                 next_send_at: None,
             };
             tasks.push(tokio::spawn(task.run()));

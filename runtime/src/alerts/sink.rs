@@ -56,6 +56,8 @@ struct SinkState {
     stopped: bool,
     /// Alerts abandoned at the deadline.
     abandoned: u64,
+    /// Slack and Discord: keys of triggers delivered and not resolved since.
+    open_triggers: BTreeSet<String>,
 }
 
 impl SinkShared {
@@ -80,6 +82,7 @@ impl SinkShared {
                 deadline: None,
                 stopped: false,
                 abandoned: 0,
+                open_triggers: BTreeSet::new(),
             }),
             config,
             wake: Notify::new(),
@@ -104,6 +107,13 @@ impl SinkShared {
             } else {
                 let victim = state.outbox.push(alert, now);
                 state.stats.dropped += u64::from(victim.is_some());
+                if let Some(victim) = &victim {
+                    if victim.action == AlertAction::Resolve {
+                        // The channel will not hear this resolve: let the next trigger
+                        // for the key through rather than suppress it as a duplicate.
+                        state.open_triggers.remove(&victim.dedup_key);
+                    }
+                }
                 victim.map(|victim| (victim, "outbox full".to_owned()))
             }
         };
@@ -169,7 +179,6 @@ pub(crate) struct SinkTask<C> {
     pub(crate) clock: AlertClock,
     pub(crate) source: Arc<str>,
     pub(crate) rng: ChaCha8Rng,
-    pub(crate) open_triggers: BTreeSet<String>,
     pub(crate) next_send_at: Option<Instant>,
 }
 
@@ -311,27 +320,34 @@ impl<C: HttpClient> SinkTask<C> {
         ) && alert.origin == Origin::Controller
     }
 
+    /// Whether `alert` repeats a trigger already delivered and not resolved. A resolve
+    /// closes its key before it is even sent: should it fail to arrive, posting the
+    /// next trigger again is the safe side.
     fn is_duplicate_trigger(&self, alert: &Alert) -> bool {
-        self.dedups_locally(alert)
-            && alert.action == AlertAction::Trigger
-            && self.open_triggers.contains(&alert.dedup_key)
+        if !self.dedups_locally(alert) {
+            return false;
+        }
+        let mut state = self.shared.lock();
+        match alert.action {
+            AlertAction::Trigger => state.open_triggers.contains(&alert.dedup_key),
+            AlertAction::Resolve => {
+                state.open_triggers.remove(&alert.dedup_key);
+                false
+            }
+        }
     }
 
-    fn record_delivered(&mut self, alert: &Alert) {
-        self.shared.lock().stats.sent += 1;
-        if !self.dedups_locally(alert) {
+    fn record_delivered(&self, alert: &Alert) {
+        let mut state = self.shared.lock();
+        state.stats.sent += 1;
+        if !self.dedups_locally(alert) || alert.action != AlertAction::Trigger {
             return;
         }
-        match alert.action {
-            AlertAction::Resolve => {
-                self.open_triggers.remove(&alert.dedup_key);
-            }
-            AlertAction::Trigger if self.open_triggers.len() < OPEN_TRIGGERS_MAX => {
-                self.open_triggers.insert(alert.dedup_key.clone());
-            }
-            AlertAction::Trigger => {
-                warn!(sink = %self.shared.config.name, "too many open alerts to dedup; duplicates may be posted");
-            }
+        if state.open_triggers.len() < OPEN_TRIGGERS_MAX {
+            state.open_triggers.insert(alert.dedup_key.clone());
+        } else {
+            drop(state);
+            warn!(sink = %self.shared.config.name, "too many open alerts to dedup; duplicates may be posted");
         }
     }
 

@@ -232,6 +232,30 @@ async fn slack_and_discord_suppress_repeated_open_triggers_pagerduty_does_not() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_resolve_that_never_arrives_does_not_suppress_the_next_trigger() {
+    let client = FakeClient::default();
+    let mut config = sink("s", SinkKind::Slack);
+    config.outbox_capacity = 1;
+    let (dispatcher, _) = start(&client, vec![config]);
+    dispatcher.submit(&trigger("eu-1"));
+    run_until(&dispatcher, |s| s[0].sent == 1).await;
+    client.state().otherwise = Some(Reply::Status(503, vec![], ""));
+    dispatcher.submit(&trigger("eu-2"));
+    sleep(Duration::from_millis(10)).await;
+    // eu-2 is in flight; the resolve of eu-1 waits, then the full outbox drops it.
+    dispatcher.submit(&notice(AlertAction::Resolve, "eu-1", Severity::Critical));
+    dispatcher.submit(&trigger("eu-3"));
+    assert_eq!(dispatcher.stats()[0].dropped, 1);
+    client.state().otherwise = None;
+    run_until(&dispatcher, |s| s[0].queued == 0).await;
+    dispatcher.submit(&trigger("eu-1"));
+    run_until(&dispatcher, |s| s[0].queued == 0).await;
+    let stats = &dispatcher.stats()[0];
+    // eu-1, eu-2, the drop report, eu-3 and eu-1 again.
+    assert_eq!((stats.sent, stats.suppressed), (5, 0), "{stats:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn min_severity_filters_per_sink() {
     let client = FakeClient::default();
     let mut pager = sink("pager", SinkKind::Generic);
@@ -342,7 +366,7 @@ async fn max_attempts_gives_up_and_counts_failed() {
 #[tokio::test(start_paused = true)]
 async fn flush_delivers_what_it_can_then_abandons_by_the_deadline() {
     let client = FakeClient::default();
-    let (dispatcher, epoch) = start(&client, vec![sink("g", SinkKind::Generic)]);
+    let (dispatcher, _) = start(&client, vec![sink("g", SinkKind::Generic)]);
     dispatcher.submit(&trigger("a"));
     dispatcher.submit(&trigger("b"));
     let report = dispatcher
@@ -370,7 +394,6 @@ async fn flush_delivers_what_it_can_then_abandons_by_the_deadline() {
     assert_eq!(report.abandoned, 3);
     let stats = &dispatcher.stats()[0];
     assert_eq!((stats.dropped, stats.queued), (3, 0));
-    let _ = epoch;
 }
 
 #[tokio::test(start_paused = true)]
