@@ -6,5 +6,7 @@
 
 pub mod adapters;
 pub mod alerts;
+pub mod driver;
+pub mod lavalink;
 pub mod ports;
 pub mod store_schema;

@@ -1,0 +1,301 @@
+//! The driver: the loop that runs the core against the world, shared by the daemon and
+//! the simulation.
+//!
+//! It feeds the core inputs stamped with tokio's clock (simulated time under turmoil),
+//! drains its commands and carries them out as tasks (probes and moves through the
+//! Lavalink client, writes through the [`StoreWriter`], alerts through the dispatcher),
+//! and re-arms one timer for the core's next deadline. Outcomes come back as inputs.
+//! Nothing here awaits the network inline, so a slow node or a dead Redis never stalls a
+//! decision.
+
+mod inputs;
+mod moves;
+mod poller;
+pub mod store_writer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_core::Controller;
+use switchyard_core::command::Command;
+use switchyard_core::ids::{GuildId, NodeId, ProcessId};
+use switchyard_core::time::Millis;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+pub use inputs::{DriverHandle, DriverInput, OperatorAction, PlacementReply};
+use moves::MoveOutcome;
+use poller::Polled;
+use store_writer::{StoreHealth, StoreWriter};
+
+use crate::alerts::AlertDispatcher;
+use crate::lavalink::{LavalinkClient, LavalinkError, ProbeReport};
+use crate::ports::http::HttpClient;
+use crate::ports::store::Store;
+use crate::store_schema::{PlayerSnapshot, SessionRegistration};
+
+/// Tunables of the driver (the core's own live in `ControllerConfig`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverSettings {
+    /// TTL of the `lavalink:health:<node>` keys.
+    pub health_ttl: Duration,
+    /// How often bot heartbeats, sessions and player snapshots are read from the store.
+    pub store_poll_interval: Duration,
+    /// Pause between attempts while the store is unreachable.
+    pub store_retry_interval: Duration,
+    /// Timeout of one Lavalink REST call in a move.
+    pub move_request_timeout: Duration,
+    /// Wall-clock milliseconds (Unix) at the moment the driver starts; bots stamp player
+    /// positions with wall-clock time. The daemon reads the system clock once; the
+    /// simulation passes its fixed epoch so runs stay byte-identical.
+    pub epoch_unix_ms: u64,
+}
+
+impl Default for DriverSettings {
+    fn default() -> Self {
+        Self {
+            health_ttl: Duration::from_secs(30),
+            store_poll_interval: Duration::from_secs(1),
+            store_retry_interval: Duration::from_secs(1),
+            move_request_timeout: Duration::from_secs(5),
+            epoch_unix_ms: 0,
+        }
+    }
+}
+
+/// Something that finished outside the loop.
+#[derive(Debug)]
+enum Completion {
+    Probe {
+        node: NodeId,
+        result: Result<ProbeReport, LavalinkError>,
+    },
+    Move(MoveOutcome),
+    Polled(Box<Polled>),
+}
+
+/// What a driver shares with its observers (the status API, the simulation's trace).
+#[derive(Debug, Clone, Default)]
+pub struct DriverView {
+    /// Whether the store answered last time.
+    pub store_available: bool,
+    /// Writes owed to the store.
+    pub store_owed: usize,
+}
+
+/// The driver. Build with [`Driver::new`], run with [`Driver::run`].
+pub struct Driver<H: HttpClient, S: Store> {
+    core: Controller,
+    clients: BTreeMap<NodeId, LavalinkClient<H>>,
+    store: S,
+    writer: StoreWriter,
+    alerts: Option<AlertDispatcher>,
+    settings: DriverSettings,
+    started: Instant,
+    completions_tx: mpsc::UnboundedSender<Completion>,
+    completions: mpsc::UnboundedReceiver<Completion>,
+    inputs: mpsc::Receiver<DriverInput>,
+    /// Latest player snapshots and bot sessions read from the store; moves use them, so a
+    /// move still works while the store is away.
+    snapshots: BTreeMap<GuildId, PlayerSnapshot>,
+    sessions: BTreeMap<ProcessId, BTreeMap<NodeId, SessionRegistration>>,
+    /// Latest heartbeat fed to the core per shard, so each is fed once.
+    heartbeats_fed: BTreeMap<u32, u64>,
+    poll_in_flight: bool,
+    store_health: watch::Receiver<StoreHealth>,
+    /// Every command the core issued, for observers (the simulation's trace).
+    trace: Option<mpsc::UnboundedSender<(Millis, Command)>>,
+    view: watch::Sender<Arc<Controller>>,
+}
+
+impl<H: HttpClient, S: Store> Driver<H, S> {
+    /// A driver for `core`, talking to nodes through `clients`. Returns the driver and the
+    /// handle through which the API, bots and operators feed it.
+    pub fn new(
+        core: Controller,
+        clients: Vec<LavalinkClient<H>>,
+        store: S,
+        alerts: Option<AlertDispatcher>,
+        settings: DriverSettings,
+    ) -> (Self, DriverHandle) {
+        let (completions_tx, completions) = mpsc::unbounded_channel();
+        let (inputs_tx, inputs) = mpsc::channel(1_024);
+        let writer = StoreWriter::start(store.clone(), settings.store_retry_interval);
+        let (view, view_rx) = watch::channel(Arc::new(core.clone()));
+        let driver = Self {
+            clients: clients
+                .into_iter()
+                .map(|c| (c.endpoint().name.clone(), c))
+                .collect(),
+            store_health: writer.health_watch(),
+            core,
+            store,
+            writer,
+            alerts,
+            settings,
+            started: Instant::now(),
+            completions_tx,
+            completions,
+            inputs,
+            snapshots: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            heartbeats_fed: BTreeMap::new(),
+            poll_in_flight: false,
+            trace: None,
+            view,
+        };
+        (driver, DriverHandle::new(inputs_tx, view_rx))
+    }
+
+    /// Sends every command the core issues, with its instant, to `trace`.
+    pub fn with_trace(mut self, trace: mpsc::UnboundedSender<(Millis, Command)>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The store writer, for status and metrics.
+    pub fn writer(&self) -> &StoreWriter {
+        &self.writer
+    }
+
+    fn now(&self) -> Millis {
+        Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Runs until every input handle is dropped or a shutdown input arrives.
+    pub async fn run(mut self) {
+        let mut poll = tokio::time::interval(self.settings.store_poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut store_health = self.store_health.clone();
+        loop {
+            self.core.handle_timeout(self.now());
+            self.execute_commands();
+            let deadline = self
+                .core
+                .poll_timeout()
+                .map(|at| self.started + Duration::from_millis(at.as_ms()));
+            tokio::select! {
+                biased;
+                Some(completion) = self.completions.recv() => self.complete(completion),
+                input = self.inputs.recv() => match input {
+                    Some(DriverInput::Shutdown) | None => break,
+                    Some(input) => self.accept(input),
+                },
+                _ = poll.tick() => self.start_poll(),
+                Ok(()) = store_health.changed() => {
+                    let health = store_health.borrow_and_update().clone();
+                    tracing::warn!(?health, "store reachability changed");
+                }
+                _ = sleep_until(deadline) => {}
+            }
+        }
+        self.execute_commands();
+    }
+
+    /// Carries out every command the core has queued.
+    fn execute_commands(&mut self) {
+        let now = self.now();
+        while let Some(command) = self.core.poll_command() {
+            if let Some(trace) = &self.trace {
+                // An observer that went away only stops observing.
+                let _ = trace.send((now, command.clone()));
+            }
+            self.execute(now, command);
+        }
+        self.view.send_replace(Arc::new(self.core.clone()));
+    }
+
+    fn execute(&mut self, now: Millis, command: Command) {
+        use store_writer::StreamWrite;
+        match command {
+            Command::Probe { node } => self.start_probe(node),
+            Command::PublishNodeHealth(report) => {
+                let record = crate::store_schema::NodeHealthRecord {
+                    report,
+                    updated_at_ms: now.as_ms(),
+                };
+                self.writer.health(record, self.settings.health_ttl);
+            }
+            Command::AssignPlayer(assignment) => {
+                self.writer.route(assignment.guild, Some(assignment.node));
+            }
+            Command::MovePlayer(order) => self.start_move(now, order),
+            Command::ReportDegraded { guild, reason } => {
+                tracing::warn!(%guild, ?reason, "guild degraded");
+                self.writer.route(guild, None);
+            }
+            Command::PromoteShard(promotion) => {
+                tracing::info!(shard = %promotion.shard, process = %promotion.process, epoch = promotion.epoch, "promoting hot spare");
+                self.writer.stream(StreamWrite::Grant {
+                    shard: promotion.shard,
+                    owner: promotion.process,
+                    epoch: promotion.epoch,
+                    at_ms: now.as_ms(),
+                });
+            }
+            Command::FenceShardOwner {
+                shard,
+                process,
+                epoch,
+            } => {
+                // The store refuses the stale owner's writes (its epoch is below `epoch`);
+                // this is the controller's record of having seen it speak.
+                tracing::info!(%shard, %process, epoch, "stale shard owner fenced");
+            }
+            Command::Alert(notice) => {
+                if let Some(alerts) = &self.alerts {
+                    alerts.submit(&notice);
+                }
+            }
+            Command::Audit(event) => self.writer.stream(StreamWrite::Audit(event)),
+            Command::RecordFailover(record) => self.writer.stream(StreamWrite::Failover(record)),
+        }
+    }
+
+    fn start_probe(&self, node: NodeId) {
+        let Some(client) = self.clients.get(&node).cloned() else {
+            tracing::error!(%node, "probe ordered for a node without a client");
+            return;
+        };
+        let tx = self.completions_tx.clone();
+        tokio::spawn(async move {
+            let result = client.probe().await;
+            // The driver stopping is the only way the receiver goes away.
+            let _ = tx.send(Completion::Probe { node, result });
+        });
+    }
+
+    fn complete(&mut self, completion: Completion) {
+        let now = self.now();
+        match completion {
+            Completion::Probe { node, result } => {
+                let outcome = match result {
+                    Ok(report) => self.core.handle_probe_ok(
+                        now,
+                        &node,
+                        report.latency_ms,
+                        Some(report.stats.to_core()),
+                    ),
+                    Err(error) => {
+                        tracing::debug!(%error, "probe failed");
+                        self.core
+                            .handle_probe_failed(now, &node, error.as_probe_failure())
+                    }
+                };
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "probe outcome for a node that left");
+                }
+            }
+            Completion::Move(outcome) => self.finish_move(now, outcome),
+            Completion::Polled(polled) => self.absorb_poll(now, *polled),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,266 @@
+//! Writes the controller's state to the store without ever blocking its decisions.
+//!
+//! The driver hands every write to this task and moves on. Writes that supersede each
+//! other are coalesced (the latest health per node, the latest route per guild); streams
+//! (audit, moves, failovers) and shard grants keep their order. When the store fails the
+//! writes are kept, the outage is reported through a watch channel, and everything owed
+//! is written once the store answers again. Queues are bounded; stream entries that do not
+//! fit are dropped oldest first and counted, never silently.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchyard_core::command::AuditEvent;
+use switchyard_core::history::FailoverRecord;
+use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
+use tokio::sync::{Notify, watch};
+
+use crate::ports::store::{Store, StoreError};
+use crate::store_schema::{MoveAnnouncement, NodeHealthRecord};
+
+/// Stream entries kept while the store is away, at most.
+pub const OWED_STREAM_ENTRIES_MAX: usize = 10_000;
+
+/// One ordered write.
+#[derive(Debug, Clone)]
+pub enum StreamWrite {
+    /// An audit event.
+    Audit(AuditEvent),
+    /// A failover record.
+    Failover(FailoverRecord),
+    /// A move announcement for the bots.
+    Move(MoveAnnouncement),
+    /// A shard granted to a new owner.
+    Grant {
+        /// The shard.
+        shard: ShardId,
+        /// The new owner.
+        owner: ProcessId,
+        /// Its epoch.
+        epoch: u64,
+        /// When it was granted (controller time).
+        at_ms: u64,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Owed {
+    health: BTreeMap<NodeId, (NodeHealthRecord, Duration)>,
+    routes: BTreeMap<GuildId, Option<NodeId>>,
+    stream: VecDeque<StreamWrite>,
+}
+
+impl Owed {
+    fn is_empty(&self) -> bool {
+        self.health.is_empty() && self.routes.is_empty() && self.stream.is_empty()
+    }
+}
+
+/// Whether the store is reachable, as last observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// Writes go through.
+    Available,
+    /// Writes fail; they are kept and retried.
+    Unavailable {
+        /// The last error.
+        reason: String,
+    },
+}
+
+/// The handle the driver writes through. Cheap to clone.
+#[derive(Clone)]
+pub struct StoreWriter {
+    owed: Arc<std::sync::Mutex<Owed>>,
+    wake: Arc<Notify>,
+    dropped: Arc<AtomicU64>,
+    health: watch::Receiver<StoreHealth>,
+}
+
+impl StoreWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start<S: Store>(store: S, retry_interval: Duration) -> Self {
+        let (health_tx, health) = watch::channel(StoreHealth::Available);
+        let writer = Self {
+            owed: Arc::default(),
+            wake: Arc::new(Notify::new()),
+            dropped: Arc::new(AtomicU64::new(0)),
+            health,
+        };
+        let task = writer.clone();
+        tokio::spawn(async move { task.run(store, retry_interval, health_tx).await });
+        writer
+    }
+
+    fn with_owed(&self, f: impl FnOnce(&mut Owed)) {
+        // The lock is held only for in-memory edits, never across an await.
+        let mut owed = self
+            .owed
+            .lock()
+            .expect("no code panics while holding this lock");
+        f(&mut owed);
+        drop(owed);
+        self.wake.notify_one();
+    }
+
+    /// Publishes a node's health with a TTL (superseding an unwritten older one).
+    pub fn health(&self, record: NodeHealthRecord, ttl: Duration) {
+        self.with_owed(|owed| {
+            owed.health
+                .insert(record.report.node.clone(), (record, ttl));
+        });
+    }
+
+    /// Sets (or, with `None`, deletes) a guild's route.
+    pub fn route(&self, guild: GuildId, node: Option<NodeId>) {
+        self.with_owed(|owed| {
+            owed.routes.insert(guild, node);
+        });
+    }
+
+    /// Appends an ordered write.
+    pub fn stream(&self, write: StreamWrite) {
+        let dropped = &self.dropped;
+        self.with_owed(|owed| {
+            if owed.stream.len() == OWED_STREAM_ENTRIES_MAX {
+                owed.stream.pop_front();
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            owed.stream.push_back(write);
+        });
+    }
+
+    /// Stream entries dropped because the store stayed away too long.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Writes not yet made.
+    pub fn owed(&self) -> usize {
+        let owed = self
+            .owed
+            .lock()
+            .expect("no code panics while holding this lock");
+        owed.health.len() + owed.routes.len() + owed.stream.len()
+    }
+
+    /// The store's reachability as the writer last saw it.
+    pub fn health_watch(&self) -> watch::Receiver<StoreHealth> {
+        self.health.clone()
+    }
+
+    async fn run<S: Store>(
+        self,
+        store: S,
+        retry_interval: Duration,
+        health: watch::Sender<StoreHealth>,
+    ) {
+        loop {
+            let taken = {
+                let mut owed = self
+                    .owed
+                    .lock()
+                    .expect("no code panics while holding this lock");
+                std::mem::take(&mut *owed)
+            };
+            if taken.is_empty() {
+                self.wake.notified().await;
+                continue;
+            }
+            match write_all(&store, taken).await {
+                Ok(()) => {
+                    health.send_if_modified(|h| {
+                        std::mem::replace(h, StoreHealth::Available) != StoreHealth::Available
+                    });
+                }
+                Err((error, rest)) => {
+                    self.give_back(rest);
+                    let reason = error.to_string();
+                    health.send_if_modified(|h| {
+                        let changed = !matches!(h, StoreHealth::Unavailable { .. });
+                        *h = StoreHealth::Unavailable { reason };
+                        changed
+                    });
+                    tokio::time::sleep(retry_interval).await;
+                }
+            }
+        }
+    }
+
+    /// Puts unwritten work back in front of anything queued meanwhile (newer health and
+    /// routes win over the returned ones).
+    fn give_back(&self, mut rest: Owed) {
+        let mut owed = self
+            .owed
+            .lock()
+            .expect("no code panics while holding this lock");
+        for (node, entry) in std::mem::take(&mut owed.health) {
+            rest.health.insert(node, entry);
+        }
+        for (guild, route) in std::mem::take(&mut owed.routes) {
+            rest.routes.insert(guild, route);
+        }
+        rest.stream.extend(owed.stream.drain(..));
+        while rest.stream.len() > OWED_STREAM_ENTRIES_MAX {
+            rest.stream.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        *owed = rest;
+    }
+}
+
+/// Writes everything; on the first failure returns what is left (including the failed
+/// write) so it can be retried.
+async fn write_all<S: Store>(store: &S, mut owed: Owed) -> Result<(), (StoreError, Owed)> {
+    while let Some((node, (record, ttl))) = owed.health.pop_first() {
+        if let Err(error) = store.put_node_health(&record, ttl).await {
+            owed.health.insert(node, (record, ttl));
+            return Err((error, owed));
+        }
+    }
+    let (set, delete): (Vec<_>, Vec<_>) = std::mem::take(&mut owed.routes)
+        .into_iter()
+        .partition(|(_, node)| node.is_some());
+    let set: Vec<(GuildId, NodeId)> = set
+        .into_iter()
+        .filter_map(|(g, n)| n.map(|n| (g, n)))
+        .collect();
+    let delete: Vec<GuildId> = delete.into_iter().map(|(g, _)| g).collect();
+    if !set.is_empty()
+        && let Err(error) = store.set_routes(&set).await
+    {
+        owed.routes
+            .extend(set.into_iter().map(|(g, n)| (g, Some(n))));
+        owed.routes.extend(delete.into_iter().map(|g| (g, None)));
+        return Err((error, owed));
+    }
+    if !delete.is_empty()
+        && let Err(error) = store.delete_routes(&delete).await
+    {
+        owed.routes.extend(delete.into_iter().map(|g| (g, None)));
+        return Err((error, owed));
+    }
+    while let Some(write) = owed.stream.pop_front() {
+        let result = match &write {
+            StreamWrite::Audit(event) => store.append_audit(event).await.map(drop),
+            StreamWrite::Failover(record) => store.record_failover(record).await.map(drop),
+            StreamWrite::Move(announcement) => store.announce_move(announcement).await.map(drop),
+            StreamWrite::Grant {
+                shard,
+                owner,
+                epoch,
+                at_ms,
+            } => store
+                .grant_shard(*shard, owner, *epoch, *at_ms)
+                .await
+                .map(drop),
+        };
+        if let Err(error) = result {
+            owed.stream.push_front(write);
+            return Err((error, owed));
+        }
+    }
+    Ok(())
+}
