@@ -17,11 +17,17 @@ struct Cli {
 enum Command {
     /// Run an emulated Lavalink v4 node (REST, websocket, fault knobs).
     Node(Box<commands::node::NodeArgs>),
+    /// Check scenario files (exit 2 with every problem listed when any is invalid).
+    Validate(commands::validate::ValidateArgs),
+    /// List the scenarios in a directory.
+    List(commands::list::ListArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Node(args) => commands::node::exec(*args),
+        Command::Validate(args) => commands::validate::exec(args),
+        Command::List(args) => commands::list::exec(args),
     }
 }

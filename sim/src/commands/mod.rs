@@ -1,3 +1,5 @@
 //! One module per `sim` subcommand, each with an `exec(args) -> ExitCode`.
 
+pub mod list;
 pub mod node;
+pub mod validate;

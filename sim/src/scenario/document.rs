@@ -177,11 +177,26 @@ mod tests {
     #[test]
     fn positions_point_at_values() {
         with_document(|doc| {
-            assert_eq!(doc.position_of("faults[0].node"), Position { line: 5, column: 8 });
-            assert_eq!(doc.position_of("workload.plans.free"), Position { line: 8, column: 18 });
+            assert_eq!(
+                doc.position_of("faults[0].node"),
+                Position { line: 5, column: 8 }
+            );
+            assert_eq!(
+                doc.position_of("workload.plans.free"),
+                Position {
+                    line: 8,
+                    column: 18
+                }
+            );
             // Not written: the nearest written ancestor.
-            assert_eq!(doc.position_of("workload.plans.growth"), Position { line: 8, column: 9 });
-            assert_eq!(doc.position_of("expect.rto_max"), Position { line: 1, column: 1 });
+            assert_eq!(
+                doc.position_of("workload.plans.growth"),
+                Position { line: 8, column: 9 }
+            );
+            assert_eq!(
+                doc.position_of("expect.rto_max"),
+                Position { line: 1, column: 1 }
+            );
         });
     }
 

@@ -147,7 +147,10 @@ mod tests {
         for bad in [
             "", "5", "5 min", "5x", "ms", "1.s", ".5s", "0.0001s", "1e3ms", "-5s", "5s3",
         ] {
-            assert!(parse_duration_ms(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                parse_duration_ms(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         assert!(parse_duration_ms("99999999999999999999h").is_err());
     }

@@ -36,7 +36,7 @@ use toml::de::DeTable;
 pub use duration::{format_ms, parse_duration_ms};
 pub use error::{LoadError, ScenarioError, ScenarioErrors};
 pub use model::{
-    ExpectedAlert, Expectations, Fault, FaultKind, FaultSchedule, Host, Invariant, LinkTarget,
+    Expectations, ExpectedAlert, Fault, FaultKind, FaultSchedule, Host, Invariant, LinkTarget,
     Scenario, Shards, TrackLength, WebhookFailure, Workload,
 };
 

@@ -446,10 +446,7 @@ impl FromStr for Invariant {
             .find(|invariant| invariant.name() == name)
             .ok_or_else(|| {
                 let known: Vec<_> = Invariant::ALL.iter().map(|i| i.name()).collect();
-                format!(
-                    "unknown invariant {name:?} (known: {})",
-                    known.join(", ")
-                )
+                format!("unknown invariant {name:?} (known: {})", known.join(", "))
             })
     }
 }

@@ -10,7 +10,7 @@ use super::faults::CheckedFaults;
 use super::{Known, RunTime, check_fraction};
 use crate::scenario::duration::format_ms;
 use crate::scenario::error::Problems;
-use crate::scenario::model::{ExpectedAlert, Expectations, Invariant, Shards};
+use crate::scenario::model::{Expectations, ExpectedAlert, Invariant, Shards};
 use crate::scenario::raw::{RawAlert, RawExpect, RawInvariants};
 
 pub(super) fn validate(
@@ -134,7 +134,9 @@ impl Subjects<'_> {
     /// Parses a dedup key into the subject the core would raise it for.
     fn parse(&self, key: &str) -> Result<AlertSubject, String> {
         let rest = key.strip_prefix(KEY_PREFIX).ok_or_else(|| {
-            format!("{key:?}: alert keys start with {KEY_PREFIX:?}, like \"switchyard/region-down/eu\"")
+            format!(
+                "{key:?}: alert keys start with {KEY_PREFIX:?}, like \"switchyard/region-down/eu\""
+            )
         })?;
         let (kind, target) = match rest.split_once('/') {
             Some((kind, target)) => (kind, Some(target)),
@@ -155,7 +157,10 @@ impl Subjects<'_> {
             ("capacity-exhausted", Some(region)) => AlertSubject::CapacityExhausted {
                 region: self.region(region)?,
             },
-            ("node-down" | "node-degraded" | "node-flapping" | "restoration-rolled-back", Some(node)) => {
+            (
+                "node-down" | "node-degraded" | "node-flapping" | "restoration-rolled-back",
+                Some(node),
+            ) => {
                 let (node, region) = self.node(node)?;
                 match kind {
                     "node-down" => AlertSubject::NodeDown { node, region },

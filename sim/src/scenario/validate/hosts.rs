@@ -73,7 +73,10 @@ impl World<'_> {
             .map(|(node, _)| node);
         let nodes: Vec<NodeId> = from_topology.chain(from_joins).cloned().collect();
         if nodes.is_empty() {
-            return Err(format!("region {name:?} has no nodes at {}", format_ms(at_ms)));
+            return Err(format!(
+                "region {name:?} has no nodes at {}",
+                format_ms(at_ms)
+            ));
         }
         Ok((region, nodes))
     }

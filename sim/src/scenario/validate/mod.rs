@@ -74,7 +74,10 @@ impl Known {
         let mut nodes = BTreeMap::new();
         let mut node_order = Vec::new();
         for node in &topology.nodes {
-            if nodes.insert(node.name.clone(), node.region.clone()).is_none() {
+            if nodes
+                .insert(node.name.clone(), node.region.clone())
+                .is_none()
+            {
                 node_order.push(node.name.clone());
             }
         }
@@ -82,7 +85,11 @@ impl Known {
         let plans = if topology.plans.is_empty() {
             vec![PlanId::new(DEFAULT_PLAN)]
         } else {
-            topology.plans.iter().map(|plan| plan.name.clone()).collect()
+            topology
+                .plans
+                .iter()
+                .map(|plan| plan.name.clone())
+                .collect()
         };
         Known {
             regions,

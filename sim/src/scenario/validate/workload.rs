@@ -59,7 +59,8 @@ pub(super) fn validate(
     } else {
         shares(problems, "workload.plans", &raw.plans, Total::One, |name| {
             let plan = known.plans.iter().find(|p| p.as_str() == name);
-            plan.cloned().ok_or_else(|| unknown("plan", name, plan_names()))
+            plan.cloned()
+                .ok_or_else(|| unknown("plan", name, plan_names()))
         })
     };
     let by_region = |name: &str| known.region(name).ok_or_else(|| known.unknown_region(name));
@@ -86,7 +87,8 @@ pub(super) fn validate(
         residency,
         track_length_ms: track_length(
             problems,
-            raw.track_length.map(|[min, max]| (min.as_ms(), max.as_ms())),
+            raw.track_length
+                .map(|[min, max]| (min.as_ms(), max.as_ms())),
         ),
     }
 }
@@ -129,7 +131,10 @@ fn shares<K: Ord>(
                 problems.add(field, format!("shares must sum to 1, they sum to {sum}"));
             }
             Total::AtMostOne if sum > 1.0 + SUM_TOLERANCE => {
-                problems.add(field, format!("shares must sum to at most 1, they sum to {sum}"));
+                problems.add(
+                    field,
+                    format!("shares must sum to at most 1, they sum to {sum}"),
+                );
             }
             _ => {}
         }

@@ -98,7 +98,10 @@ impl FaultCheck<'_, '_> {
             let field = format!("b[{j}]");
             for host in self.hosts(world, &field, std::slice::from_ref(name)) {
                 if a.contains(&host) {
-                    self.add(&field, format!("host {:?} is on both sides", host.to_string()));
+                    self.add(
+                        &field,
+                        format!("host {:?} is on both sides", host.to_string()),
+                    );
                 } else if !b.contains(&host) {
                     b.push(host);
                 }
@@ -128,11 +131,15 @@ impl FaultCheck<'_, '_> {
                 ),
             );
         }
-        if raw.response_latency.is_some_and(|latency| latency.as_ms() == 0) {
+        if raw
+            .response_latency
+            .is_some_and(|latency| latency.as_ms() == 0)
+        {
             self.add("response_latency", "must be greater than zero");
         }
         if raw.cpu_load.is_none() && raw.deficit.is_none() && raw.response_latency.is_none() {
-            let message = "`node_slow` needs at least one of `cpu_load`, `deficit`, `response_latency`";
+            let message =
+                "`node_slow` needs at least one of `cpu_load`, `deficit`, `response_latency`";
             self.problems.add(self.field.clone(), message);
         }
         Some(FaultKind::NodeSlow {
@@ -173,20 +180,25 @@ impl FaultCheck<'_, '_> {
     fn webhook_failure(&mut self, raw: &RawFault) -> Option<WebhookFailure> {
         match (&raw.status, raw.rate_limit) {
             (Some(_), Some(true)) => {
-                self.add("rate_limit", "give `status` or `rate_limit = true`, not both");
+                self.add(
+                    "rate_limit",
+                    "give `status` or `rate_limit = true`, not both",
+                );
                 None
             }
             (None, Some(true)) => Some(WebhookFailure::RateLimited),
             (None, _) => {
-                let message = "`webhook_outage` needs `status` (a code or \"drop\") or `rate_limit = true`";
+                let message =
+                    "`webhook_outage` needs `status` (a code or \"drop\") or `rate_limit = true`";
                 self.problems.add(self.field.clone(), message);
                 None
             }
-            (Some(RawWebhookStatus::Word(word)), _) if word == "drop" => {
-                Some(WebhookFailure::Drop)
-            }
+            (Some(RawWebhookStatus::Word(word)), _) if word == "drop" => Some(WebhookFailure::Drop),
             (Some(RawWebhookStatus::Code(429)), _) => {
-                self.add("status", "for 429s write `rate_limit = true` (it sends Retry-After)");
+                self.add(
+                    "status",
+                    "for 429s write `rate_limit = true` (it sends Retry-After)",
+                );
                 None
             }
             (Some(RawWebhookStatus::Code(code @ 400..=599)), _) => {
@@ -205,12 +217,15 @@ impl FaultCheck<'_, '_> {
         }
     }
 
-    fn rolling_restart(&mut self, world: &World<'_>, raw: &RawFault) -> Option<(FaultKind, Length)> {
+    fn rolling_restart(
+        &mut self,
+        world: &World<'_>,
+        raw: &RawFault,
+    ) -> Option<(FaultKind, Length)> {
         let region = self.region(world, raw);
         let every = self.need(raw.every, "every");
         let downtime = self.need(raw.downtime, "downtime");
-        let ((region, nodes), every_ms, downtime_ms) =
-            (region?, every?.as_ms(), downtime?.as_ms());
+        let ((region, nodes), every_ms, downtime_ms) = (region?, every?.as_ms(), downtime?.as_ms());
         if every_ms == 0 {
             self.add("every", "must be greater than zero");
             return None;
