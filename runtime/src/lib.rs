@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod alerts;
+pub mod api;
 pub mod driver;
 pub mod lavalink;
 pub mod ports;

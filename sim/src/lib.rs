@@ -3,4 +3,5 @@
 
 pub mod emulator;
 pub mod exit_codes;
+pub mod net;
 pub mod scenario;

@@ -99,6 +99,11 @@ impl DriverHandle {
         Self { tx, view }
     }
 
+    /// Whether the driver loop still runs.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// The core's state after the driver's latest step (read-only).
     pub fn view(&self) -> Arc<Controller> {
         self.view.borrow().clone()

@@ -1,0 +1,117 @@
+//! Operator actions, behind the bearer token.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use switchyard_core::InputError;
+use switchyard_core::ids::{NodeId, RegionId};
+
+use super::{ApiState, auth};
+use crate::driver::OperatorAction;
+
+async fn act(state: &ApiState, headers: &HeaderMap, action: OperatorAction) -> Response {
+    if let Err(status) = auth::check(state.operator_token.as_deref(), headers) {
+        return (
+            status,
+            Json(json!({"error": "a valid bearer token is required"})),
+        )
+            .into_response();
+    }
+    let description = format!("{action:?}");
+    match state.driver.operate(action).await {
+        Ok(Ok(())) => {
+            (StatusCode::ACCEPTED, Json(json!({"accepted": description}))).into_response()
+        }
+        Ok(Err(error @ (InputError::UnknownNode(_) | InputError::UnknownRegion(_)))) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
+        Ok(Err(error)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "the controller is shutting down"})),
+        )
+            .into_response(),
+    }
+}
+
+pub(super) async fn fail_over_region(
+    State(state): State<ApiState>,
+    Path(region): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    act(
+        &state,
+        &headers,
+        OperatorAction::FailOverRegion(RegionId::new(region)),
+    )
+    .await
+}
+
+pub(super) async fn restore_region(
+    State(state): State<ApiState>,
+    Path(region): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    act(
+        &state,
+        &headers,
+        OperatorAction::RestoreRegion(RegionId::new(region)),
+    )
+    .await
+}
+
+pub(super) async fn drain(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    act(&state, &headers, OperatorAction::Drain(NodeId::new(name))).await
+}
+
+pub(super) async fn enable(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    act(&state, &headers, OperatorAction::Enable(NodeId::new(name))).await
+}
+
+pub(super) async fn maintenance(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    act(
+        &state,
+        &headers,
+        OperatorAction::Maintenance(NodeId::new(name)),
+    )
+    .await
+}
+
+/// Prompts a refresh: the status endpoints always serve the driver's latest view, so a
+/// reconcile only needs to be authorised and acknowledged; node health is re-probed on
+/// the core's own schedule.
+pub(super) async fn reconcile(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(status) = auth::check(state.operator_token.as_deref(), &headers) {
+        return (
+            status,
+            Json(json!({"error": "a valid bearer token is required"})),
+        )
+            .into_response();
+    }
+    let view = state.driver.view();
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"nodes": view.nodes().len(), "players": view.player_count()})),
+    )
+        .into_response()
+}

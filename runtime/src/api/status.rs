@@ -1,0 +1,89 @@
+//! Read-only status endpoints, served from the driver's latest view of the core.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::{Value, json};
+use switchyard_core::health::NodeStatus;
+
+use super::ApiState;
+
+pub(super) async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+pub(super) async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
+    if state.driver.is_running() {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "stopped"})),
+        )
+    }
+}
+
+/// One node as the control panel shows it (the runbook's fields).
+#[derive(Debug, Serialize)]
+struct PanelNode {
+    name: String,
+    region: String,
+    status: NodeStatus,
+    available: bool,
+    players: u32,
+    latency_ms: Option<u64>,
+    drained: bool,
+    maintenance: bool,
+    flapping: bool,
+}
+
+pub(super) async fn nodes(State(state): State<ApiState>) -> impl IntoResponse {
+    let view = state.driver.view();
+    let nodes: Vec<PanelNode> = view
+        .nodes()
+        .into_iter()
+        .map(|n| PanelNode {
+            name: n.node.to_string(),
+            region: n.region.to_string(),
+            status: n.status,
+            available: n.available,
+            players: n.players,
+            latency_ms: n.latency_ms,
+            drained: n.drained,
+            maintenance: n.maintenance,
+            flapping: n.flapping,
+        })
+        .collect();
+    Json(json!({ "nodes": nodes }))
+}
+
+pub(super) async fn status(State(state): State<ApiState>) -> impl IntoResponse {
+    let view = state.driver.view();
+    let nodes = view.nodes();
+    let up = nodes.iter().filter(|n| n.status.is_serving()).count();
+    let evacuated: Vec<String> = view.evacuated_regions().map(ToString::to_string).collect();
+    let body: Value = json!({
+        "fail_open": view.is_fail_open(),
+        "shard_promotions_frozen": view.shard_promotions_frozen(),
+        "nodes": { "total": nodes.len(), "serving": up },
+        "players": view.player_count(),
+        "degraded_guilds": view.degraded_guilds().count(),
+        "moves_in_flight": view.moves_in_flight(),
+        "evacuated_regions": evacuated,
+        "active_alerts": view.active_alerts().len(),
+        "shards": view.shards(),
+    });
+    Json(body)
+}
+
+pub(super) async fn failover_history(State(state): State<ApiState>) -> impl IntoResponse {
+    let view = state.driver.view();
+    let records: Vec<_> = view.failover_history().rev().cloned().collect();
+    Json(json!({ "failovers": records }))
+}
+
+pub(super) async fn alerts(State(state): State<ApiState>) -> impl IntoResponse {
+    Json(json!({ "alerts": state.driver.view().active_alerts() }))
+}
