@@ -106,6 +106,15 @@ impl<'a> Document<'a> {
         }
     }
 
+    /// The position of a field's key (for a name that is itself the mistake, like an
+    /// unknown region in `{ mars = 0.5 }`); the value's position when it has no key.
+    pub(crate) fn key_position_of(&self, path: &str) -> Position {
+        match self.entries.get(path).and_then(|entry| entry.key.as_ref()) {
+            Some(key) => self.position(key.start),
+            None => self.position_of(path),
+        }
+    }
+
     /// The field whose key or value holds the byte `offset` (the innermost one), for
     /// errors that come with a span but no path.
     pub(crate) fn path_at(&self, offset: usize) -> Option<&str> {

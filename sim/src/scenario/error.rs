@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use super::document::Document;
+use super::document::{Document, Position};
 
 /// One problem in a scenario file, located at the offending value.
 ///
@@ -97,12 +97,23 @@ impl<'a> Problems<'a> {
     pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         let field = field.into();
         let position = self.document.position_of(&field);
+        self.push(field, position, message.into());
+    }
+
+    /// Records a problem with the key of `field` (the name is wrong, not the value).
+    pub(crate) fn add_at_key(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
+        let position = self.document.key_position_of(&field);
+        self.push(field, position, message.into());
+    }
+
+    fn push(&mut self, field: String, position: Position, message: String) {
         self.found.push(ScenarioError {
             path: self.path.clone(),
             line: position.line,
             column: position.column,
             field,
-            message: message.into(),
+            message,
         });
     }
 

@@ -43,7 +43,7 @@ pub(super) fn validate(
                 check_fraction(problems, &field, availability);
                 by_region.insert(region, availability);
             }
-            None => problems.add(field, known.unknown_region(name)),
+            None => problems.add_at_key(field, known.unknown_region(name)),
         }
     }
     let subjects = Subjects {

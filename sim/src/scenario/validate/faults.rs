@@ -259,18 +259,22 @@ impl FaultCheck<'_, '_> {
         }
         let mut hosts = Vec::new();
         for (j, name) in names.iter().enumerate() {
-            match world.hosts(name, self.at_ms) {
-                Ok(resolved) => {
-                    for host in resolved {
-                        if !hosts.contains(&host) {
-                            hosts.push(host);
-                        }
-                    }
+            for host in self.host_entry(world, &format!("{parameter}[{j}]"), name) {
+                if !hosts.contains(&host) {
+                    hosts.push(host);
                 }
-                Err(message) => self.add(&format!("{parameter}[{j}]"), message),
             }
         }
         hosts
+    }
+
+    /// The hosts one entry stands for (several for `region:<name>`), reported at
+    /// `parameter` when it names nothing.
+    fn host_entry(&mut self, world: &World<'_>, parameter: &str, name: &str) -> Vec<Host> {
+        world
+            .hosts(name, self.at_ms)
+            .map_err(|message| self.add(parameter, message))
+            .unwrap_or_default()
     }
 
     fn link_target(&mut self, world: &World<'_>, raw: &RawFault) -> Option<LinkTarget> {
@@ -298,8 +302,8 @@ impl FaultCheck<'_, '_> {
         }
         let mut pairs = Vec::new();
         for (j, [from, to]) in links.iter().enumerate() {
-            let from = self.hosts(world, &format!("links[{j}][0]"), std::slice::from_ref(from));
-            let to = self.hosts(world, &format!("links[{j}][1]"), std::slice::from_ref(to));
+            let from = self.host_entry(world, &format!("links[{j}][0]"), from);
+            let to = self.host_entry(world, &format!("links[{j}][1]"), to);
             for a in &from {
                 for b in &to {
                     if a == b {

@@ -45,7 +45,7 @@ pub(super) fn validate(
     for (region, &count) in &raw.spares {
         let field = format!("shards.spares.{region}");
         let Some(region_id) = known.region(region) else {
-            problems.add(field, known.unknown_region(region));
+            problems.add_at_key(field, known.unknown_region(region));
             continue;
         };
         if count > SPARES_PER_REGION_MAX {

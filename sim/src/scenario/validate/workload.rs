@@ -119,7 +119,7 @@ fn shares<K: Ord>(
             }
             Ok(_) => all_ok = false,
             Err(message) => {
-                problems.add(entry, message);
+                problems.add_at_key(entry, message);
                 all_ok = false;
             }
         }

@@ -96,7 +96,7 @@ impl FaultCheck<'_, '_> {
         let mut b = Vec::new();
         for (j, name) in b_names.iter().enumerate() {
             let field = format!("b[{j}]");
-            for host in self.hosts(world, &field, std::slice::from_ref(name)) {
+            for host in self.host_entry(world, &field, name) {
                 if a.contains(&host) {
                     self.add(
                         &field,
