@@ -4,4 +4,5 @@
 pub mod emulator;
 pub mod exit_codes;
 pub mod net;
+pub mod redis_sim;
 pub mod scenario;

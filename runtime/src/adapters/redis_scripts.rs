@@ -31,8 +31,9 @@ pub enum ScriptKind {
     /// Takes the leader lease with a fresh fencing token if nobody holds it.
     ///
     /// KEYS: `[leader, token counter]`. ARGV: `[holder, ttl ms, token floor]`.
-    /// Reply: `[1, holder, token, ttl ms]` acquired, `[0, holder, token, pttl]` held.
-    /// Tokens are bulk strings.
+    /// Reply: `[1, holder, token, ttl ms]` acquired, `[0, holder, token, pttl]` held;
+    /// tokens are integers (Lua numbers, exact below 2^53; `tostring` would print
+    /// large ones in exponent notation).
     LeaderAcquire,
     /// Extends the leader lease if the caller still holds it with its token.
     ///
@@ -44,7 +45,8 @@ pub enum ScriptKind {
     LeaderRelease,
     /// Reads the leader lease atomically.
     ///
-    /// KEYS: `[leader, token counter]`. Reply: nil, or `[holder, token, pttl]`.
+    /// KEYS: `[leader, token counter]`. Reply: nil, or `[holder, token, pttl]` (integer
+    /// token).
     LeaderRead,
 }
 
@@ -136,7 +138,7 @@ return {1}
 const LEADER_ACQUIRE: &str = r#"
 local holder = redis.call('GET', KEYS[1])
 if holder then
-  return {0, holder, redis.call('GET', KEYS[2]) or '0', redis.call('PTTL', KEYS[1])}
+  return {0, holder, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[1])}
 end
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current < tonumber(ARGV[3]) then
@@ -144,7 +146,7 @@ if current < tonumber(ARGV[3]) then
 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, ARGV[1], tostring(token), tonumber(ARGV[2])}
+return {1, ARGV[1], token, tonumber(ARGV[2])}
 "#;
 
 const LEADER_RENEW: &str = r#"
@@ -166,7 +168,7 @@ local holder = redis.call('GET', KEYS[1])
 if not holder then
   return false
 end
-return {holder, redis.call('GET', KEYS[2]) or '0', redis.call('PTTL', KEYS[1])}
+return {holder, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[1])}
 "#;
 
 #[cfg(test)]

@@ -318,13 +318,11 @@ fn name_redis_error(operation: &'static str, timeout_ms: u64, error: RedisError)
     }
 }
 
-fn parse_leader(holder: Vec<u8>, token: Vec<u8>, pttl_ms: i64) -> Result<LeaderLease, OpError> {
+fn parse_leader(holder: Vec<u8>, token: i64, pttl_ms: i64) -> Result<LeaderLease, OpError> {
     let holder = String::from_utf8(holder)
         .map_err(|_| OpError::Reply("leader holder is not UTF-8".to_owned()))?;
-    let token = std::str::from_utf8(&token)
-        .ok()
-        .and_then(|t| t.parse::<u64>().ok())
-        .ok_or_else(|| OpError::Reply(format!("leader token {token:?} is not a number")))?;
+    let token = u64::try_from(token)
+        .map_err(|_| OpError::Reply(format!("leader token {token} is negative")))?;
     Ok(LeaderLease {
         holder,
         token,

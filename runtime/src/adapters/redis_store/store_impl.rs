@@ -488,7 +488,7 @@ where
         self.run("acquire_leader", async {
             let ttl_ms = ttl_ms("leader ttl", ttl)?;
             let token_floor = exact_number("token floor", token_floor)?;
-            let (code, current, token, pttl_ms): (i64, Vec<u8>, Vec<u8>, i64) = self
+            let (code, current, token, pttl_ms): (i64, Vec<u8>, i64, i64) = self
                 .scripts
                 .leader_acquire
                 .key(keys::LEADER)
@@ -551,7 +551,7 @@ where
 
     async fn leader(&self) -> Result<Option<LeaderLease>, StoreError> {
         self.run("leader", async {
-            let reply: Option<(Vec<u8>, Vec<u8>, i64)> = self
+            let reply: Option<(Vec<u8>, i64, i64)> = self
                 .scripts
                 .leader_read
                 .key(keys::LEADER)
