@@ -130,7 +130,7 @@ pub struct MoveOrder {
     /// Where it is now; `None` when it has no player anywhere.
     pub from: Option<NodeId>,
     /// Whether the old node is believed reachable, so the shell should `DELETE` the old
-    /// player after the new one plays (never before: the old one may still be audible).
+    /// player before creating the new one: a guild must never have two live players.
     pub delete_from: bool,
     /// The node to re-create it on.
     pub to: NodeId,
