@@ -26,12 +26,17 @@ fn world() -> turmoil::Sim<'static> {
         .max_message_latency(Duration::from_millis(2))
         .rng_seed(1)
         .build();
-    let config = EmulatorConfig { name: "eu-1".into(), ..EmulatorConfig::default() };
+    let config = EmulatorConfig {
+        name: "eu-1".into(),
+        ..EmulatorConfig::default()
+    };
     let (emulator, _control) = Emulator::new(config).expect("valid emulator config");
     sim.host("eu-1", move || {
         let emulator = emulator.clone();
         async move {
-            emulator.serve(TurmoilListener::bind(("0.0.0.0", PORT)).await?).await?;
+            emulator
+                .serve(TurmoilListener::bind(("0.0.0.0", PORT)).await?)
+                .await?;
             Ok(())
         }
     });
@@ -45,7 +50,11 @@ fn probes_an_emulated_node_through_simulated_http() -> turmoil::Result {
         let report = client(&EmulatorConfig::default().password).probe().await?;
         assert!(report.version.starts_with('4'), "{}", report.version);
         // Two 2 ms hops each way for the connection and the exchange.
-        assert!(report.latency_ms >= 4 && report.latency_ms < 50, "{}", report.latency_ms);
+        assert!(
+            report.latency_ms >= 4 && report.latency_ms < 50,
+            "{}",
+            report.latency_ms
+        );
         assert_eq!(report.stats.players, 0);
         let wrong = client("not-the-password").probe().await.unwrap_err();
         assert_eq!(wrong.as_probe_failure(), ProbeFailure::HttpStatus(403));

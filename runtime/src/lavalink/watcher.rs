@@ -56,18 +56,28 @@ enum Message {
 }
 
 /// Watches one node until the driver stops.
-pub async fn watch_node<C: StreamConnector>(connector: C, target: WatchTarget, driver: DriverHandle) {
+pub async fn watch_node<C: StreamConnector>(
+    connector: C,
+    target: WatchTarget,
+    driver: DriverHandle,
+) {
     let mut retry = RETRY_MIN;
     loop {
         match session(&connector, &target, &driver).await {
             Ok(SessionEnd::DriverGone) => return,
             Ok(SessionEnd::Closed) => {
                 retry = RETRY_MIN;
-                if driver.send(DriverInput::NodeSocketClosed(target.node.clone())).await.is_err() {
+                if driver
+                    .send(DriverInput::NodeSocketClosed(target.node.clone()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
-            Err(error) => tracing::debug!(node = %target.node, %error, "node websocket unavailable"),
+            Err(error) => {
+                tracing::debug!(node = %target.node, %error, "node websocket unavailable")
+            }
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(RETRY_MAX);
@@ -90,14 +100,22 @@ async fn session<C: StreamConnector>(
     let header = |value: &str| HeaderValue::from_str(value).map_err(|e| e.to_string());
     headers.insert("Authorization", header(&target.password)?);
     headers.insert("User-Id", header(&target.user_id.to_string())?);
-    headers.insert("Client-Name", header(concat!("switchyard/", env!("CARGO_PKG_VERSION")))?);
-    let stream = connector.connect(&target.host, target.port).await.map_err(|e| e.to_string())?;
+    headers.insert(
+        "Client-Name",
+        header(concat!("switchyard/", env!("CARGO_PKG_VERSION")))?,
+    );
+    let stream = connector
+        .connect(&target.host, target.port)
+        .await
+        .map_err(|e| e.to_string())?;
     let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .map_err(|e| e.to_string())?;
     while let Some(frame) = socket.next().await {
         let Ok(frame) = frame else { break };
-        let Ok(text) = frame.into_text() else { continue };
+        let Ok(text) = frame.into_text() else {
+            continue;
+        };
         match serde_json::from_str::<Message>(&text) {
             Ok(Message::Stats(stats)) => {
                 let input = DriverInput::NodeStats(target.node.clone(), stats.to_core());
@@ -106,7 +124,9 @@ async fn session<C: StreamConnector>(
                 }
             }
             Ok(Message::Ready | Message::Other) => {}
-            Err(error) => tracing::debug!(node = %target.node, %error, "unparsable websocket message"),
+            Err(error) => {
+                tracing::debug!(node = %target.node, %error, "unparsable websocket message")
+            }
         }
     }
     Ok(SessionEnd::Closed)

@@ -26,7 +26,10 @@ async fn exchange(request: HttpRequest) -> Result<HttpResponse, HttpError> {
         .url
         .parse()
         .map_err(|e: hyper::http::uri::InvalidUri| HttpError::Encode(e.to_string()))?;
-    let host = uri.host().ok_or_else(|| HttpError::Encode("URL without a host".into()))?.to_owned();
+    let host = uri
+        .host()
+        .ok_or_else(|| HttpError::Encode("URL without a host".into()))?
+        .to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let stream = turmoil::net::TcpStream::connect((host.as_str(), port))
         .await
@@ -57,7 +60,12 @@ async fn exchange(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     let headers = response
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = response
         .into_body()
@@ -66,5 +74,9 @@ async fn exchange(request: HttpRequest) -> Result<HttpResponse, HttpError> {
         .map_err(|e| HttpError::Connect(e.to_string()))?
         .to_bytes()
         .to_vec();
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
