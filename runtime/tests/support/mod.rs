@@ -1,0 +1,10 @@
+//! Test support for the store tests: a real `redis-server` and the simulated one, each
+//! on a free loopback port, each killable and restartable to inject an outage.
+
+#![allow(dead_code)] // Each test binary uses a different part.
+
+pub mod redis_server;
+pub mod sim_server;
+
+pub use redis_server::RedisServer;
+pub use sim_server::SimRedisServer;
