@@ -1,23 +1,59 @@
 //! Scenario files: what a simulated run sets up, breaks and expects.
 //!
-//! A file goes raw -> validated, as ripgrep's arguments do: [`raw`] mirrors the TOML
-//! (serde, unknown fields rejected), `validate` checks meaning and every
-//! cross-reference, and [`model`] holds the checked types the simulation consumes.
-//! Every problem is a [`ScenarioError`] naming the file, line, column and field of the
-//! offending value, so `sim validate` output reads like a compiler's.
+//! A file goes raw -> validated, as ripgrep's arguments do: `raw` mirrors the TOML
+//! (serde, unknown fields rejected), `validate` checks meaning and every cross-reference,
+//! and [`model`] holds the checked types the simulation consumes: millisecond integers,
+//! resolved names, shares that sum to 1. Every problem is a [`ScenarioError`] naming the
+//! file, line, column and field of the offending value
+//! (`scenarios/x.toml:14:9: faults[2].node: unknown node "eu-9" (known: ...)`), and one
+//! pass reports all of them.
 //!
-//! ```toml
-//! name = "node-kill"
-//! duration = "5m"            # durations are strings: "250ms", "30s", "5m", "1h", "1m30s"
-//! [topology]                 # switchyard_core::topology::TopologySpec (no shard_count)
-//! [workload]                 # guilds, plan/region shares, residency pins
-//! [shards]                   # count, processes, spares per region
-//! [controller]               # switchyard_core::config::ControllerConfig, as in the daemon
-//! [[faults]]                 # at, kind, duration and the kind's own parameters
-//! [expect]                   # rto_max, availability_min(_by_region), alerts, invariants
-//! ```
+//! # Format
 //!
-//! See `scenarios/region-outage.toml` for a complete, commented example.
+//! `scenarios/region-outage.toml` is a complete, commented example. Durations are
+//! strings with a unit: `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1m30s"`.
+//!
+//! | key / section | meaning |
+//! |---|---|
+//! | `name`, `description` | identity; `name` is 1-64 of `[A-Za-z0-9._-]` |
+//! | `seed` | default seed (0 when absent); `--seed` overrides it |
+//! | `duration`, `tick` | simulated run length; turmoil tick (default `"10ms"`, at most `"1s"`); the run and every fault instant are whole ticks |
+//! | `[topology]` | `switchyard_core::topology::TopologySpec` without `shard_count` (that is `shards.count`) |
+//! | `[workload]` | `guilds`, `playing` (share, default 1), `start_within` (default 0), `plans`/`regions` (shares summing to 1; `plans` may be omitted with one plan, `regions` means "no preference" when omitted), `residency` (share of all guilds pinned to each region, total at most 1), `track_length = [min, max]` (default 3m-6m) |
+//! | `[shards]` | `count` (1-1024), `processes` (1..=count, owners `bot-0`.. round robin), `spares = { region = n }` (named `spare-<region>-<i>`), `heartbeat_interval` (default 5s, below `controller.shards.stall_after_ms`) |
+//! | `[controller]` | `switchyard_core::config::ControllerConfig`, the daemon's section; validated by the core |
+//! | `[[faults]]` | `at`, `kind`, optional `duration` and the kind's parameters (below) |
+//! | `[expect]` | `rto_max`, `availability_min`, `availability_min_by_region`, `alerts = [{ key, within, after }]`, `invariants` (`"all"`, the default, or a list of [`Invariant`] names) |
+//!
+//! Fault kinds and their parameters. `duration` absent means the fault lasts to the end
+//! of the run; every fault must heal inside the run.
+//!
+//! | kind | parameters |
+//! |---|---|
+//! | `node_kill` | `node`; `duration` = restart after |
+//! | `node_restart` | `node`, `downtime` (graceful: websockets close with 1001) |
+//! | `region_outage` | `region` (all its nodes die) |
+//! | `partition` | `a`, `b` (host lists), `oneway` (drop a -> b only); `duration` required |
+//! | `latency` | `hosts` or `links = [[x, y], ...]`, `latency`, `jitter`; `duration` required |
+//! | `message_loss` | `hosts` or `links`, `rate` in (0, 1]; `duration` required |
+//! | `node_slow` | `node`, at least one of `cpu_load` (0-1), `deficit` (frames/min, <= 3000), `response_latency` |
+//! | `node_flapping` | `node`, `period` (down for the first half of each period) |
+//! | `shard_stall` / `shard_kill` | `shard` (kill: the shard's initial owner process dies) |
+//! | `redis_outage`, `controller_crash` | none |
+//! | `webhook_outage` | `status` (4xx/5xx or `"drop"`) or `rate_limit = true` (429 + Retry-After) |
+//! | `node_drain` | `node` (operator drain; `duration` = re-enabled after) |
+//! | `node_join` | `node`, `region`, `capacity`, optional `priority`, `weight` (no duration) |
+//! | `rolling_restart` | `region`, `every`, `downtime` (<= `every`); nodes restart one at a time |
+//!
+//! Hosts (in `a`, `b`, `hosts`, `links`): a node name, `"region:<name>"` (every node of
+//! the region at the fault's start, joined ones included), a bot process (`bot-0`,
+//! `spare-eu-0`), `"controller"`, `"redis"`, `"webhook"` or `"discord"`.
+//!
+//! Alert keys are the core's dedup keys (`switchyard/region-down/eu`,
+//! `switchyard/node-down/eu-1`, `switchyard/residency-degraded/eu`,
+//! `switchyard/controller-isolated`, ...) and must name things that exist. `within` counts
+//! from the start of fault `after` (an index into `[[faults]]`, from 0; the first fault
+//! when absent).
 
 mod document;
 mod duration;
