@@ -7,6 +7,8 @@
 pub mod adapters;
 pub mod alerts;
 pub mod api;
+pub mod config;
+pub mod daemon;
 pub mod driver;
 pub mod lavalink;
 pub mod ports;
