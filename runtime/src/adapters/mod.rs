@@ -9,6 +9,6 @@ pub mod redis_scripts;
 pub mod redis_store;
 pub mod reqwest_http;
 
-pub use redis_reconnect::{ClientDialer, Dial, ReconnectPolicy, ReconnectingConnection};
+pub use redis_reconnect::{ClientDialer, Dial, Dialed, ReconnectPolicy, ReconnectingConnection};
 pub use redis_scripts::ScriptKind;
 pub use redis_store::{ProductionRedisStore, RedisStore, RedisStoreConfig};

@@ -7,7 +7,8 @@
 //!
 //! - A failed command is returned to the caller, never retried here: the driver owns
 //!   retries. If the failure means the connection is gone (an I/O error or a response
-//!   timeout) the connection is dropped, and the next call dials a fresh one.
+//!   timeout), or the caller gave up waiting (its future was dropped unanswered), the
+//!   connection is retired and the next call dials a fresh one.
 //! - After a failed dial, calls fail fast with the last error until a backoff delay has
 //!   passed (doubling from `reconnect_delay_min` to `reconnect_delay_max`), so an outage
 //!   costs no connect timeouts per call. The delay has no jitter: the simulation must be
@@ -18,18 +19,29 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 use tokio::sync::Mutex;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
+
+/// A freshly dialed connection.
+pub struct Dialed {
+    /// The connection.
+    pub connection: MultiplexedConnection,
+    /// The task driving it, when the dialer spawned one itself (a connection built with
+    /// `MultiplexedConnection::new` over a custom stream); aborted when the connection is
+    /// retired, since an unanswered request would otherwise keep it alive forever.
+    pub driver: Option<AbortHandle>,
+}
 
 /// Opens a fresh multiplexed connection (TCP connect, handshake, driver task spawned).
 pub trait Dial: Send + Sync + 'static {
     /// Dials once. Must give up within its own connect timeout.
-    fn dial(&self) -> impl Future<Output = RedisResult<MultiplexedConnection>> + Send;
+    fn dial(&self) -> impl Future<Output = RedisResult<Dialed>> + Send;
 
     /// The database the connections select, for [`ConnectionLike::get_db`].
     fn db(&self) -> i64;
@@ -70,9 +82,17 @@ impl fmt::Debug for ClientDialer {
 }
 
 impl Dial for ClientDialer {
-    fn dial(&self) -> impl Future<Output = RedisResult<MultiplexedConnection>> + Send {
-        self.client
-            .get_multiplexed_async_connection_with_config(&self.config)
+    fn dial(&self) -> impl Future<Output = RedisResult<Dialed>> + Send {
+        let connecting = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config);
+        async move {
+            // redis-rs owns this connection's driver task and ends it with the last clone.
+            Ok(Dialed {
+                connection: connecting.await?,
+                driver: None,
+            })
+        }
     }
 
     fn db(&self) -> i64 {
@@ -134,18 +154,50 @@ struct Shared<D> {
     dialer: D,
     policy: ReconnectPolicy,
     db: i64,
-    state: Mutex<State>,
+    /// The live connection. A plain mutex, never held across an await, so a dropped
+    /// request can retire the connection from `Drop`.
+    live: StdMutex<Option<Live>>,
+    /// Serialises dials: concurrent callers wait for one dial instead of racing several.
+    dialing: Mutex<DialState>,
+}
+
+struct Live {
+    connection: MultiplexedConnection,
+    /// Tells a stale failure report from one about the current connection.
+    generation: u64,
+    driver: Option<AbortHandle>,
 }
 
 #[derive(Default)]
-struct State {
-    /// The live connection and its generation, which tells a stale failure report from
-    /// one about the current connection.
-    current: Option<(MultiplexedConnection, u64)>,
+struct DialState {
     generation: u64,
     failures: u32,
     retry_at: Option<Instant>,
     last_error: String,
+}
+
+impl<D> Shared<D> {
+    fn live(&self) -> std::sync::MutexGuard<'_, Option<Live>> {
+        // Nothing panics while holding it; if something did, the slot is still valid.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
+        self.live()
+            .as_ref()
+            .map(|live| (live.connection.clone(), live.generation))
+    }
+
+    /// Drops the connection of `generation` (if still current) so the next call redials.
+    fn retire(&self, generation: u64, why: &str) {
+        let mut live = self.live();
+        if live.as_ref().is_some_and(|l| l.generation == generation) {
+            tracing::warn!(generation, why, "retiring the redis connection");
+            if let Some(driver) = live.take().and_then(|l| l.driver) {
+                driver.abort();
+            }
+        }
+    }
 }
 
 impl<D: Dial> ReconnectingConnection<D> {
@@ -157,70 +209,64 @@ impl<D: Dial> ReconnectingConnection<D> {
                 dialer,
                 policy,
                 db,
-                state: Mutex::new(State::default()),
+                live: StdMutex::new(None),
+                dialing: Mutex::new(DialState::default()),
             }),
         }
     }
 
     async fn connection(&self) -> RedisResult<(MultiplexedConnection, u64)> {
-        // Held across the dial on purpose: concurrent callers wait for one dial instead
-        // of racing several.
-        let mut state = self.shared.state.lock().await;
-        if let Some((connection, generation)) = &state.current {
-            return Ok((connection.clone(), *generation));
+        if let Some(current) = self.shared.current() {
+            return Ok(current);
+        }
+        let mut dialing = self.shared.dialing.lock().await;
+        // Another caller may have dialed while this one waited.
+        if let Some(current) = self.shared.current() {
+            return Ok(current);
         }
         let now = Instant::now();
-        if let Some(retry_at) = state.retry_at.filter(|at| now < *at) {
+        if let Some(retry_at) = dialing.retry_at.filter(|at| now < *at) {
             let wait_ms = retry_at.duration_since(now).as_millis();
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 format!(
                     "not connected, next attempt in {wait_ms} ms after {} failed; last error: {}",
-                    state.failures, state.last_error
+                    dialing.failures, dialing.last_error
                 ),
             )
             .into());
         }
         match self.shared.dialer.dial().await {
-            Ok(connection) => {
-                state.generation += 1;
-                state.failures = 0;
-                state.retry_at = None;
-                let generation = state.generation;
-                state.current = Some((connection.clone(), generation));
-                if state.generation > 1 {
+            Ok(dialed) => {
+                dialing.generation += 1;
+                dialing.failures = 0;
+                dialing.retry_at = None;
+                let generation = dialing.generation;
+                if generation > 1 {
                     tracing::info!(generation, "reconnected to redis");
                 }
+                let connection = dialed.connection.clone();
+                *self.shared.live() = Some(Live {
+                    connection: dialed.connection,
+                    generation,
+                    driver: dialed.driver,
+                });
                 Ok((connection, generation))
             }
             Err(error) => {
-                state.failures = state.failures.saturating_add(1);
-                state.retry_at = Some(now + self.shared.policy.delay_after(state.failures));
-                state.last_error = error.to_string();
-                tracing::warn!(%error, failures = state.failures, "redis dial failed");
+                dialing.failures = dialing.failures.saturating_add(1);
+                dialing.retry_at = Some(now + self.shared.policy.delay_after(dialing.failures));
+                dialing.last_error = error.to_string();
+                tracing::warn!(%error, failures = dialing.failures, "redis dial failed");
                 Err(error)
             }
-        }
-    }
-
-    async fn forget(&self, generation: u64, error: &redis::RedisError) {
-        if !breaks_connection(error) {
-            return;
-        }
-        let mut state = self.shared.state.lock().await;
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|(_, g)| *g == generation)
-        {
-            tracing::warn!(%error, generation, "dropping the redis connection");
-            state.current = None;
         }
     }
 }
 
 /// Whether an error means the connection can no longer be trusted. A timed-out request
-/// counts: the peer may be gone with no FIN ever arriving (a partition, a crashed host).
+/// counts: the peer may be gone with no FIN ever arriving (a partition, a crashed host),
+/// and on a lossy simulated link a lost request would shift every later reply.
 fn breaks_connection(error: &redis::RedisError) -> bool {
     error.is_io_error()
         || error.is_timeout()
@@ -228,16 +274,48 @@ fn breaks_connection(error: &redis::RedisError) -> bool {
         || error.is_unrecoverable_error()
 }
 
+/// Watches one request: if its future is dropped before the reply (the caller's timeout
+/// fired), the connection is retired like after a timeout, for the same reasons.
+struct InFlight<'a, D> {
+    shared: &'a Shared<D>,
+    generation: u64,
+    answered: bool,
+}
+
+impl<D> Drop for InFlight<'_, D> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.shared
+                .retire(self.generation, "a request was abandoned unanswered");
+        }
+    }
+}
+
+impl<D: Dial> ReconnectingConnection<D> {
+    async fn request<T>(
+        &self,
+        send: impl AsyncFnOnce(&mut MultiplexedConnection) -> RedisResult<T>,
+    ) -> RedisResult<T> {
+        let (mut connection, generation) = self.connection().await?;
+        let mut in_flight = InFlight {
+            shared: &self.shared,
+            generation,
+            answered: false,
+        };
+        let result = send(&mut connection).await;
+        in_flight.answered = true;
+        if let Err(error) = &result {
+            if breaks_connection(error) {
+                self.shared.retire(generation, "the connection failed");
+            }
+        }
+        result
+    }
+}
+
 impl<D: Dial> ConnectionLike for ReconnectingConnection<D> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(async move {
-            let (mut connection, generation) = self.connection().await?;
-            let result = connection.req_packed_command(cmd).await;
-            if let Err(error) = &result {
-                self.forget(generation, error).await;
-            }
-            result
-        })
+        Box::pin(self.request(async move |c| c.req_packed_command(cmd).await))
     }
 
     fn req_packed_commands<'a>(
@@ -246,14 +324,7 @@ impl<D: Dial> ConnectionLike for ReconnectingConnection<D> {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        Box::pin(async move {
-            let (mut connection, generation) = self.connection().await?;
-            let result = connection.req_packed_commands(cmd, offset, count).await;
-            if let Err(error) = &result {
-                self.forget(generation, error).await;
-            }
-            result
-        })
+        Box::pin(self.request(async move |c| c.req_packed_commands(cmd, offset, count).await))
     }
 
     fn get_db(&self) -> i64 {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ProtocolVersion, RedisConnectionInfo, RedisResult};
-use switchyard_runtime::adapters::{Dial, ReconnectingConnection, RedisStore, RedisStoreConfig};
+use switchyard_runtime::adapters::{
+    Dial, Dialed, ReconnectingConnection, RedisStore, RedisStoreConfig,
+};
 
 /// Dials a Redis (normally a [`super::RedisSim`] host) over turmoil's network.
 #[derive(Debug, Clone)]
@@ -39,7 +41,7 @@ impl TurmoilRedisDialer {
 }
 
 impl Dial for TurmoilRedisDialer {
-    fn dial(&self) -> impl Future<Output = RedisResult<MultiplexedConnection>> + Send {
+    fn dial(&self) -> impl Future<Output = RedisResult<Dialed>> + Send {
         let dialer = self.clone();
         async move {
             let connect = async {
@@ -50,9 +52,14 @@ impl Dial for TurmoilRedisDialer {
                     .set_response_timeout(Some(dialer.response_timeout));
                 let (connection, driver) =
                     MultiplexedConnection::new_with_config(&dialer.info, stream, config).await?;
-                // The driver moves bytes for the connection; it ends when the link does.
-                tokio::spawn(driver);
-                Ok(connection)
+                // The driver moves bytes for the connection. It is aborted when the
+                // connection is retired: a request lost on a partitioned link would
+                // otherwise keep it waiting forever.
+                let driver = tokio::spawn(driver).abort_handle();
+                Ok(Dialed {
+                    connection,
+                    driver: Some(driver),
+                })
             };
             // The handshake is bounded too, not only the TCP connect.
             match tokio::time::timeout(dialer.connect_timeout, connect).await {
