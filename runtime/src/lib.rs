@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod alerts;
 pub mod api;
+pub mod bot;
 pub mod config;
 pub mod daemon;
 pub mod driver;
