@@ -99,7 +99,10 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             Ok(MovesRead::CaughtUp { last, token_max }) => {
                 self.moves.last = last;
                 self.moves.token_max = self.moves.token_max.max(token_max);
-                self.moves.caught_up = true;
+                if !self.moves.caught_up {
+                    self.moves.caught_up = true;
+                    self.state.update(|view| view.following_moves = true);
+                }
             }
             Ok(MovesRead::Entries(entries)) => {
                 let full = entries.len() == PAGE_LEN;

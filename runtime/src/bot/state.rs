@@ -83,6 +83,8 @@ pub struct BotView {
     pub players: BTreeMap<GuildId, PlayerView>,
     /// Its open Lavalink session per node.
     pub sessions: BTreeMap<NodeId, String>,
+    /// Whether it found the end of the move stream and acts on new entries.
+    pub following_moves: bool,
 }
 
 /// A cheap, shared handle on a bot's beliefs: ground truth for the simulation's oracle.
@@ -100,6 +102,7 @@ impl BotState {
                 stalled: false,
                 players: BTreeMap::new(),
                 sessions: BTreeMap::new(),
+                following_moves: false,
             })),
         }
     }
@@ -155,6 +158,11 @@ impl BotState {
     /// One guild's player.
     pub fn player(&self, guild: GuildId) -> Option<PlayerView> {
         self.lock().players.get(&guild).cloned()
+    }
+
+    /// Whether it acts on new move announcements (it found the stream's end).
+    pub fn is_following_moves(&self) -> bool {
+        self.lock().following_moves
     }
 
     /// Its open Lavalink session per node.
