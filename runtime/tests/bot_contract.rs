@@ -413,6 +413,9 @@ async fn stopping_deletes_the_player_and_snapshot_and_tells_the_controller() {
     let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
     let guild = guild_in(0, 1);
     controller.place(guild, &eu1.name);
+    let identifier = "https://emulator.invalid/t.mp3?length_ms=1000".to_owned();
+    let refused = bot.handle.play(request(guild, vec![identifier])).await;
+    assert_eq!(refused, Err(BotError::NotEncoded { guild, index: 0 }));
     bot.handle
         .play(request(guild, vec![track("t", 600_000)]))
         .await

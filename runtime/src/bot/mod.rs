@@ -95,6 +95,15 @@ pub enum BotError {
     /// A play request without tracks.
     #[error("guild {0}: a play request needs at least one track")]
     NoTracks(GuildId),
+    /// A track is not an encoded track (an identifier or URL must be loaded first,
+    /// with `/v4/loadtracks`).
+    #[error("guild {guild}: track {index} is not an encoded track; load it first")]
+    NotEncoded {
+        /// The guild.
+        guild: GuildId,
+        /// The track's index in the request.
+        index: usize,
+    },
     /// The guild was stopped before its player was made.
     #[error("guild {0} was stopped")]
     Stopped(GuildId),

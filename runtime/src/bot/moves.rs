@@ -154,8 +154,19 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         };
         entry.generation += 1;
         entry.node = Some(to.clone());
+        let report = entry.report_elsewhere.take();
+        let was_lost = entry.status == PlayerStatus::Lost;
         match new_session {
             Some(session) => {
+                if let Some(report) = report.filter(|r| &r.node == to && r.session_id == session) {
+                    // The new node's own word beats extrapolating the old position.
+                    entry.position_ms = report.position_ms;
+                    entry.position_at = report.received_at;
+                } else if was_lost {
+                    // Nothing played while it was lost: the controller resumes it from
+                    // about where it stopped, not from where it would be by now.
+                    entry.position_at = tokio::time::Instant::now();
+                }
                 entry.session_id = Some(session);
                 entry.status = PlayerStatus::Live;
             }

@@ -121,6 +121,17 @@ pub(crate) struct PlayerEntry {
     pub(crate) source: PlacementSource,
     /// The owner's play request, answered once the first creation ends.
     pub(crate) reply: Option<oneshot::Sender<Result<PlayOutcome, BotError>>>,
+    /// The latest position report from a session the player is not (yet) in.
+    pub(crate) report_elsewhere: Option<PositionReport>,
+}
+
+/// A `playerUpdate` from a session other than the player's.
+#[derive(Debug, Clone)]
+pub(crate) struct PositionReport {
+    pub(crate) node: NodeId,
+    pub(crate) session_id: String,
+    pub(crate) position_ms: u64,
+    pub(crate) received_at: Instant,
 }
 
 impl PlayerEntry {
@@ -166,6 +177,17 @@ impl PlayerEntry {
             voice: to_wire(voice),
         }
     }
+}
+
+/// Whether `track` can be an encoded track (standard base64, as lavaplayer writes it).
+/// An identifier or URL passed by mistake is refused here, with a clear error, rather
+/// than by the node: the controller re-creates players from the encoded track in the
+/// snapshot, so only encoded tracks can ever move.
+fn looks_encoded(track: &str) -> bool {
+    !track.is_empty()
+        && track
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// Why a create request did not create.
@@ -288,6 +310,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let shard = guild.shard(self.config.shard_count);
         let refusal = if request.tracks.is_empty() {
             Some(BotError::NoTracks(guild))
+        } else if let Some(index) = request.tracks.iter().position(|t| !looks_encoded(t)) {
+            Some(BotError::NotEncoded { guild, index })
         } else if self.players.contains_key(&guild) {
             Some(BotError::AlreadyPlaying(guild))
         } else if !self.is_acting_for(shard) {
@@ -323,6 +347,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 },
                 source: PlacementSource::Controller,
                 reply: Some(reply),
+                report_elsewhere: None,
             },
         );
         self.publish_player(guild);
@@ -577,13 +602,23 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         position_ms: u64,
         received_at: Instant,
     ) {
-        if !self.is_current(guild, node, session_id) {
+        let current = self.is_current(guild, node, session_id);
+        let Some(entry) = self.players.get_mut(&guild) else {
+            return;
+        };
+        if !current {
+            // Possibly the player a move is creating for the bot, reported before the
+            // bot reads the announcement: kept so the move starts from its position.
+            entry.report_elsewhere = Some(PositionReport {
+                node: node.clone(),
+                session_id: session_id.to_owned(),
+                position_ms,
+                received_at,
+            });
             return;
         }
-        if let Some(entry) = self.players.get_mut(&guild) {
-            entry.position_ms = position_ms;
-            entry.position_at = received_at;
-        }
+        entry.position_ms = position_ms;
+        entry.position_at = received_at;
         self.emit(BotEvent::PlayerUpdated {
             guild,
             node: node.clone(),
@@ -719,5 +754,22 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             }
             Completion::Done
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_encoded_tracks_are_accepted() {
+        assert!(looks_encoded(
+            "QAAAjQIAJVJpY2sgQXN0bGV5IC0gTmV2ZXIgR29ubmEgR2l2ZSBZb3UgVXA="
+        ));
+        assert!(!looks_encoded(
+            "https://emulator.invalid/g1.mp3?length_ms=1000"
+        ));
+        assert!(!looks_encoded("ytsearch:never gonna"));
+        assert!(!looks_encoded(""));
     }
 }

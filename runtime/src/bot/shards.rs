@@ -394,6 +394,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 },
                 source: PlacementSource::RoutingTable,
                 reply: None,
+                report_elsewhere: None,
             },
         );
         self.publish_player(guild);
