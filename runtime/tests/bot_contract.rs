@@ -10,6 +10,7 @@ use std::time::Duration;
 use bot_support::{
     Controller, Node, PASSWORD, Redis, USER_ID, bot_config, eventually, guild_in, track,
 };
+use switchyard_core::command::DegradedReason;
 use switchyard_core::ids::{GuildId, MoveId, NodeId, PlanId, ProcessId, RegionId, ShardId};
 use switchyard_runtime::adapters::reqwest_http::ReqwestHttpClient;
 use switchyard_runtime::bot::{
@@ -249,6 +250,43 @@ async fn placement_falls_back_to_the_routing_table_when_the_controller_is_away()
         "{refused:?}"
     );
     assert!(bot.handle.state().player(unrouted).is_none());
+}
+
+#[tokio::test]
+async fn a_degraded_guild_asks_again_until_it_gets_a_node() {
+    let eu1 = Node::start("eu-1").await;
+    let redis = Redis::start().await;
+    let controller = Controller::start(redis.store.clone()).await;
+    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let guild = guild_in(0, 1);
+
+    let outcome = bot
+        .handle
+        .play(request(guild, vec![track("t", 600_000)]))
+        .await
+        .expect("answered");
+    assert!(
+        matches!(
+            outcome,
+            PlayOutcome::Degraded {
+                reason: Some(DegradedReason::NoServingNode),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let view = bot.handle.state().player(guild).expect("still wanted");
+    assert_eq!(view.status, PlayerStatus::Degraded);
+    assert!(eu1.players(guild).is_empty());
+
+    controller.place(guild, &eu1.name);
+    eventually("placed and created on a later attempt", || async {
+        let view = bot.handle.state().player(guild)?;
+        (view.status == PlayerStatus::Live && eu1.players(guild).len() == 1).then_some(())
+    })
+    .await;
+    assert!(controller.log(|log| log.placements.len()) >= 2);
+    assert!(snapshot(&redis, guild).await.is_some());
 }
 
 #[tokio::test]

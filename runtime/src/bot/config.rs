@@ -80,6 +80,8 @@ pub struct BotTiming {
     /// A spare that owns nothing re-registers this often, so a restarted or newly
     /// elected controller learns of it.
     pub spare_register_interval: Duration,
+    /// A guild the controller answered "degraded" asks again this often.
+    pub placement_retry_interval: Duration,
     /// First pause before reconnecting a node's websocket; doubles up to the maximum.
     pub reconnect_min: Duration,
     /// Longest pause between reconnection attempts.
@@ -101,6 +103,7 @@ impl Default for BotTiming {
             moves_poll_interval: Duration::from_millis(500),
             lease_poll_interval: Duration::from_secs(1),
             spare_register_interval: Duration::from_secs(10),
+            placement_retry_interval: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(10),
@@ -231,6 +234,7 @@ impl BotTiming {
             ("moves_poll_interval", self.moves_poll_interval),
             ("lease_poll_interval", self.lease_poll_interval),
             ("spare_register_interval", self.spare_register_interval),
+            ("placement_retry_interval", self.placement_retry_interval),
             ("reconnect_min", self.reconnect_min),
             ("reconnect_max", self.reconnect_max),
             ("ready_timeout", self.ready_timeout),

@@ -35,6 +35,7 @@
 
 mod clock;
 mod config;
+mod create;
 mod moves;
 pub mod placement;
 mod players;

@@ -128,6 +128,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let guild = announcement.guild;
         let to = &announcement.to;
         let new_session = self.sessions.get(to).cloned();
+        let generation = self.next_generation();
         let Some(entry) = self.players.get_mut(&guild) else {
             return;
         };
@@ -141,7 +142,9 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let already_there = entry.node.as_ref() == Some(to)
             && entry.status == PlayerStatus::Live
             && entry.session_id == new_session;
-        if already_there || entry.status == PlayerStatus::Placing {
+        // A guild still waiting for its first player has no snapshot the controller
+        // could have moved; its own creation decides.
+        if already_there || entry.status == PlayerStatus::Placing || entry.reply.is_some() {
             return;
         }
         let from = entry.node.clone();
@@ -152,7 +155,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             }
             _ => None,
         };
-        entry.generation += 1;
+        // Work still in flight for the old placement is superseded.
+        entry.generation = generation;
         entry.node = Some(to.clone());
         let report = entry.report_elsewhere.take();
         let was_lost = entry.status == PlayerStatus::Lost;
@@ -176,7 +180,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 entry.status = PlayerStatus::Lost;
             }
         }
-        entry.create = super::players::CreatePlan {
+        entry.create = super::create::CreatePlan {
             check_route: true,
             ..Default::default()
         };

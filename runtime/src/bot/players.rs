@@ -1,13 +1,11 @@
-//! Players: asking where to play, creating the player through the bot's session on that
-//! node, looping its tracks, re-creating it when its session died and the node came
-//! back, and stopping it.
+//! Players: asking where to play, following their positions and track ends, looping
+//! their tracks, and stopping them. Creating a player in one of the bot's sessions is
+//! [`super::create`]'s.
 //!
 //! A guild's player lives in one of the bot's own sessions. Its life is
 //! `Placing -> Pending -> Creating -> Live`; a closed session makes it `Lost` until the
 //! node returns or the controller announces a move. Every change of where it lives bumps
 //! its generation, so the completion of superseded work is recognised and undone.
-
-use std::sync::Arc;
 
 use switchyard_core::command::DegradedReason;
 use switchyard_core::ids::{GuildId, NodeId, PlanId, RegionId, ShardId};
@@ -15,13 +13,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::BotError;
+use super::create::CreatePlan;
 use super::placement::{Placement, PlacementError, PlacementRequest, PlacementSource};
 use super::runner::{Bot, Completion};
 use super::sessions::TrackEndReason;
 use super::snapshots::SnapshotWrite;
 use super::state::{BotEvent, PlayerStatus, PlayerView};
-use super::voice::{VoiceGateway, to_wire};
-use crate::lavalink::LavalinkClient;
+use super::voice::to_wire;
 use crate::lavalink::wire::{PlayerUpdate, TrackUpdate};
 use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
@@ -86,19 +84,6 @@ pub enum PlayOutcome {
     },
 }
 
-/// How the next create request must go.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CreatePlan {
-    /// Join voice first (a new voice state): set for a first creation and for a shard
-    /// taken over from another process.
-    pub(crate) rejoin_voice: bool,
-    /// Players to delete before creating (another session's copy of this guild).
-    pub(crate) delete_first: Vec<(NodeId, String)>,
-    /// Create only if the routing table still names the node: a session that came back
-    /// must not resurrect a player the controller is moving elsewhere.
-    pub(crate) check_route: bool,
-}
-
 /// One guild's player.
 #[derive(Debug)]
 pub(crate) struct PlayerEntry {
@@ -123,6 +108,11 @@ pub(crate) struct PlayerEntry {
     pub(crate) reply: Option<oneshot::Sender<Result<PlayOutcome, BotError>>>,
     /// The latest position report from a session the player is not (yet) in.
     pub(crate) report_elsewhere: Option<PositionReport>,
+    /// What the guild asked the controller for; `None` for a guild taken over with a
+    /// shard, which already has its node.
+    pub(crate) placement: Option<PlacementRequest>,
+    /// When a degraded guild asks for a node again.
+    pub(crate) placement_retry_at: Option<Instant>,
 }
 
 /// A `playerUpdate` from a session other than the player's.
@@ -158,7 +148,7 @@ impl PlayerEntry {
         }
     }
 
-    fn answer(&mut self, outcome: Result<PlayOutcome, BotError>) {
+    pub(crate) fn answer(&mut self, outcome: Result<PlayOutcome, BotError>) {
         if let Some(reply) = self.reply.take() {
             // An owner that stopped waiting is no loss.
             let _ = reply.send(outcome);
@@ -188,104 +178,6 @@ fn looks_encoded(track: &str) -> bool {
         && track
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-}
-
-/// Why a create request did not create.
-#[derive(Debug)]
-pub(crate) enum CreateError {
-    /// The routing table names another node: a move is under way.
-    RoutedElsewhere(NodeId),
-    Failed(BotError),
-}
-
-/// A finished create request.
-#[derive(Debug)]
-pub(crate) struct CreateResult {
-    guild: GuildId,
-    generation: u64,
-    node: NodeId,
-    session_id: String,
-    position_ms: u64,
-    result: Result<VoiceState, CreateError>,
-}
-
-/// Everything a create request needs, taken from the loop's state.
-struct CreateJob<H: HttpClient, S: Store> {
-    guild: GuildId,
-    generation: u64,
-    node: NodeId,
-    session_id: String,
-    client: LavalinkClient<H>,
-    store: S,
-    voice: Arc<dyn VoiceGateway>,
-    /// The voice state to reuse, or `None` to join afresh.
-    current_voice: Option<VoiceState>,
-    channel_id: String,
-    deletes: Vec<(LavalinkClient<H>, String)>,
-    check_route: bool,
-    position_ms: u64,
-    update_template: PlayerUpdateTemplate,
-}
-
-/// The player fields of a create request, minus the voice state it may still have to get.
-struct PlayerUpdateTemplate {
-    track: String,
-    volume: u16,
-    paused: bool,
-    filters: serde_json::Value,
-}
-
-impl<H: HttpClient, S: Store> CreateJob<H, S> {
-    async fn run(self) -> Completion {
-        let result = self.create().await;
-        Completion::Created(CreateResult {
-            guild: self.guild,
-            generation: self.generation,
-            node: self.node,
-            session_id: self.session_id,
-            position_ms: self.position_ms,
-            result,
-        })
-    }
-
-    async fn create(&self) -> Result<VoiceState, CreateError> {
-        if self.check_route
-            && let Ok(Some(routed)) = self.store.route(self.guild).await
-            && routed != self.node
-        {
-            return Err(CreateError::RoutedElsewhere(routed));
-        }
-        let voice = match &self.current_voice {
-            Some(voice) => voice.clone(),
-            None => self
-                .voice
-                .join(self.guild, &self.channel_id)
-                .await
-                .map_err(|e| CreateError::Failed(e.into()))?,
-        };
-        for (client, session_id) in &self.deletes {
-            // Best effort: a node that does not answer holds no audible player either.
-            if let Err(error) = client.delete_player(session_id, self.guild).await {
-                tracing::debug!(guild = %self.guild, %error, "could not delete the old player");
-            }
-        }
-        let template = &self.update_template;
-        let update = PlayerUpdate {
-            track: Some(TrackUpdate {
-                encoded: template.track.clone(),
-            }),
-            position: self.position_ms,
-            volume: template.volume,
-            paused: template.paused,
-            filters: template.filters.clone(),
-            voice: to_wire(&voice),
-        };
-        self.client
-            .update_player(&self.session_id, self.guild, &update)
-            .await
-            .map_err(|e| CreateError::Failed(e.into()))?;
-        Ok(voice)
-    }
 }
 
 impl<H: HttpClient, S: Store> Bot<H, S> {
@@ -323,7 +215,11 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             let _ = reply.send(Err(error));
             return;
         }
-        let generation = self.next_generation();
+        let asked = PlacementRequest {
+            plan: request.plan,
+            region: request.region,
+            residency: request.residency,
+        };
         self.players.insert(
             guild,
             PlayerEntry {
@@ -340,7 +236,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 status: PlayerStatus::Placing,
                 position_ms: 0,
                 position_at: Instant::now(),
-                generation,
+                generation: 0,
                 create: CreatePlan {
                     rejoin_voice: true,
                     ..CreatePlan::default()
@@ -348,15 +244,27 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 source: PlacementSource::Controller,
                 reply: Some(reply),
                 report_elsewhere: None,
+                placement: Some(asked),
+                placement_retry_at: None,
             },
         );
+        self.ask_placement(guild);
+    }
+
+    /// Asks the controller where `guild` plays.
+    fn ask_placement(&mut self, guild: GuildId) {
+        let generation = self.next_generation();
+        let Some(entry) = self.players.get_mut(&guild) else {
+            return;
+        };
+        let Some(asked) = entry.placement.clone() else {
+            return;
+        };
+        entry.generation = generation;
+        entry.status = PlayerStatus::Placing;
+        entry.placement_retry_at = None;
         self.publish_player(guild);
         let placement = self.placement.clone();
-        let asked = PlacementRequest {
-            plan: request.plan,
-            region: request.region,
-            residency: request.residency,
-        };
         self.tasks.spawn(async move {
             let result = placement.place(guild, &asked).await;
             Completion::Placed {
@@ -365,6 +273,21 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 result,
             }
         });
+    }
+
+    /// Asks again for the degraded guilds whose time has come.
+    pub(crate) fn retry_placements(&mut self) {
+        let now = Instant::now();
+        let due: Vec<GuildId> = self
+            .players
+            .iter()
+            .filter(|(_, p)| p.status == PlayerStatus::Degraded)
+            .filter(|(_, p)| p.placement_retry_at.is_none_or(|at| at <= now))
+            .map(|(guild, _)| *guild)
+            .collect();
+        for guild in due {
+            self.ask_placement(guild);
+        }
     }
 
     pub(crate) fn on_placed(
@@ -379,203 +302,46 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         if entry.generation != generation {
             return;
         }
+        let first = entry.reply.is_some();
         let failure = match result {
-            Err(error) => Some(BotError::Placement(error)),
+            Ok(Placement::Node { node, source }) if self.sessions.contains_key(&node) => {
+                entry.node = Some(node);
+                entry.source = source;
+                entry.status = PlayerStatus::Pending;
+                self.try_create(guild);
+                return;
+            }
+            Ok(Placement::Node { node, .. }) => BotError::NoSession { node },
             Ok(Placement::Degraded { reason, detail }) => {
+                // The guild still wants to play: it asks again later, and the owner
+                // hears now why it does not play yet.
                 entry.answer(Ok(PlayOutcome::Degraded { reason, detail }));
-                None
+                self.wait_for_placement(guild);
+                return;
             }
-            Ok(Placement::Node { node, source }) => {
-                if self.sessions.contains_key(&node) {
-                    entry.node = Some(node);
-                    entry.source = source;
-                    entry.status = PlayerStatus::Pending;
-                    self.try_create(guild);
-                    return;
-                }
-                self.release(guild);
-                Some(BotError::NoSession { node })
-            }
+            Err(error) => BotError::Placement(error),
         };
+        if !first {
+            tracing::debug!(%guild, %failure, "placement retry failed");
+            self.wait_for_placement(guild);
+            return;
+        }
+        if matches!(failure, BotError::NoSession { .. }) {
+            self.release(guild);
+        }
         if let Some(mut entry) = self.players.remove(&guild) {
-            if let Some(error) = failure {
-                entry.answer(Err(error));
-            }
+            entry.answer(Err(failure));
         }
         self.publish_player(guild);
     }
 
-    /// Starts creating a pending player, if the bot has a session on its node.
-    pub(crate) fn try_create(&mut self, guild: GuildId) {
-        let now = Instant::now();
-        let generation = self.next_generation();
-        let Some(entry) = self.players.get_mut(&guild) else {
-            return;
-        };
-        let (Some(node), PlayerStatus::Pending) = (entry.node.clone(), &entry.status) else {
-            return;
-        };
-        let (Some(session_id), Some(client)) = (
-            self.sessions.get(&node).cloned(),
-            self.clients.get(&node).cloned(),
-        ) else {
-            return;
-        };
-        let deletes = entry
-            .create
-            .delete_first
-            .iter()
-            .filter_map(|(old, session)| Some((self.clients.get(old)?.clone(), session.clone())))
-            .collect();
-        let job = CreateJob {
-            guild,
-            generation,
-            node,
-            session_id: session_id.clone(),
-            client,
-            store: self.store.clone(),
-            voice: self.voice.clone(),
-            current_voice: entry.voice.clone().filter(|_| !entry.create.rejoin_voice),
-            channel_id: entry.channel_id.clone(),
-            deletes,
-            check_route: entry.create.check_route,
-            position_ms: entry.position_ms_at(now),
-            update_template: PlayerUpdateTemplate {
-                track: entry.track().to_owned(),
-                volume: entry.volume,
-                paused: entry.paused,
-                filters: entry.filters.clone(),
-            },
-        };
-        entry.generation = generation;
-        entry.session_id = Some(session_id);
-        entry.status = PlayerStatus::Creating;
+    fn wait_for_placement(&mut self, guild: GuildId) {
+        let retry_at = Instant::now() + self.config.timing.placement_retry_interval;
+        if let Some(entry) = self.players.get_mut(&guild) {
+            entry.status = PlayerStatus::Degraded;
+            entry.placement_retry_at = Some(retry_at);
+        }
         self.publish_player(guild);
-        self.tasks.spawn(job.run());
-    }
-
-    pub(crate) fn on_created(&mut self, created: CreateResult) {
-        let CreateResult {
-            guild,
-            generation,
-            node,
-            session_id,
-            position_ms,
-            result,
-        } = created;
-        let current = self
-            .players
-            .get(&guild)
-            .is_some_and(|entry| entry.generation == generation);
-        if !current {
-            if result.is_ok() {
-                // Superseded (moved, stopped, fenced, lost) while it was being made: it
-                // must not play beside the player that replaced it.
-                self.add_stale(guild, node, session_id);
-            }
-            return;
-        }
-        let Some(entry) = self.players.get_mut(&guild) else {
-            return;
-        };
-        match result {
-            Ok(voice) => {
-                entry.voice = Some(voice);
-                entry.status = PlayerStatus::Live;
-                entry.position_ms = position_ms;
-                entry.position_at = Instant::now();
-                entry.create = CreatePlan::default();
-                let source = entry.source;
-                entry.answer(Ok(PlayOutcome::Playing {
-                    node: node.clone(),
-                    source,
-                }));
-                self.emit(BotEvent::PlayerCreated { guild, node });
-                self.publish_player(guild);
-                self.write_snapshot(guild);
-            }
-            Err(CreateError::RoutedElsewhere(routed)) => {
-                tracing::debug!(%guild, %node, %routed, "not re-created: a move is under way");
-                entry.status = PlayerStatus::Pending;
-                self.publish_player(guild);
-            }
-            Err(CreateError::Failed(error)) if entry.reply.is_some() => {
-                entry.answer(Err(error));
-                self.players.remove(&guild);
-                self.publish_player(guild);
-                // A timed-out request may still have made the player.
-                self.add_stale(guild, node, session_id);
-                self.release(guild);
-            }
-            Err(CreateError::Failed(error)) => {
-                entry.status = PlayerStatus::Pending;
-                let reason = error.to_string();
-                self.publish_player(guild);
-                self.emit(BotEvent::PlayerCreateFailed {
-                    guild,
-                    node,
-                    reason,
-                });
-            }
-        }
-    }
-
-    /// A session on `node` opened: re-create the players that wait for it.
-    pub(crate) fn revive_players_on(&mut self, node: &NodeId) {
-        let waiting: Vec<GuildId> = self
-            .players
-            .iter()
-            .filter(|(_, p)| p.node.as_ref() == Some(node))
-            .filter(|(_, p)| matches!(p.status, PlayerStatus::Lost | PlayerStatus::Pending))
-            .map(|(guild, _)| *guild)
-            .collect();
-        for guild in waiting {
-            if let Some(entry) = self.players.get_mut(&guild) {
-                entry.status = PlayerStatus::Pending;
-            }
-            self.try_create(guild);
-        }
-    }
-
-    /// Retries pending creations (after a failure or a skipped route check).
-    pub(crate) fn retry_pending(&mut self) {
-        let pending: Vec<GuildId> = self
-            .players
-            .iter()
-            .filter(|(_, p)| p.status == PlayerStatus::Pending)
-            .map(|(guild, _)| *guild)
-            .collect();
-        for guild in pending {
-            self.try_create(guild);
-        }
-    }
-
-    /// The session closed: its players are gone. Returns the guilds that lost theirs.
-    pub(crate) fn lose_players_in(&mut self, node: &NodeId, session_id: &str) -> Vec<GuildId> {
-        let now = Instant::now();
-        let mut lost = Vec::new();
-        for (guild, entry) in &mut self.players {
-            let here = entry.node.as_ref() == Some(node)
-                && entry.session_id.as_deref() == Some(session_id);
-            if !here || !matches!(entry.status, PlayerStatus::Live | PlayerStatus::Creating) {
-                continue;
-            }
-            // Freeze the position where the player was last known to be: the node
-            // destroyed it then, and a re-creation resumes from there.
-            entry.position_ms = entry.position_ms_at(now);
-            entry.position_at = now;
-            entry.status = PlayerStatus::Lost;
-            entry.generation += 1;
-            entry.create = CreatePlan {
-                check_route: true,
-                ..CreatePlan::default()
-            };
-            lost.push(*guild);
-        }
-        for guild in &lost {
-            self.publish_player(*guild);
-        }
-        lost
     }
 
     /// Whether an event from `node`/`session_id` is about the guild's current player;

@@ -21,8 +21,9 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use tokio::time::Instant;
 
 use super::BotError;
+use super::create::CreatePlan;
 use super::placement::PlacementSource;
-use super::players::{CreatePlan, PlayerEntry};
+use super::players::PlayerEntry;
 use super::runner::{Bot, Completion};
 use super::state::{BotEvent, PlayerStatus, ShardStatus, ShardView};
 use crate::ports::http::HttpClient;
@@ -395,6 +396,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 source: PlacementSource::RoutingTable,
                 reply: None,
                 report_elsewhere: None,
+                placement: None,
+                placement_retry_at: None,
             },
         );
         self.publish_player(guild);

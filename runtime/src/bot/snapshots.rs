@@ -74,6 +74,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
     /// The periodic chores of players: retries and the snapshot refresh.
     pub(crate) fn on_snapshot_tick(&mut self) {
         self.retry_pending();
+        self.retry_placements();
         self.retry_stale();
         if self.refresh_in_flight {
             return;

@@ -49,6 +49,9 @@ impl ShardView {
 pub enum PlayerStatus {
     /// Waiting for the controller's placement.
     Placing,
+    /// The controller has no node for it now; the bot asks again every
+    /// `placement_retry_interval` until it gets one or the guild stops.
+    Degraded,
     /// Waiting to be (re)created on `node` (no session there yet, or a retry is due).
     Pending,
     /// A create request is in flight.

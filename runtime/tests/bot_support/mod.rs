@@ -253,6 +253,7 @@ pub fn fast_timing() -> BotTiming {
         moves_poll_interval: Duration::from_millis(50),
         lease_poll_interval: Duration::from_millis(100),
         spare_register_interval: Duration::from_millis(200),
+        placement_retry_interval: Duration::from_millis(200),
         reconnect_min: Duration::from_millis(50),
         reconnect_max: Duration::from_millis(500),
         ready_timeout: Duration::from_secs(5),
