@@ -6,3 +6,4 @@ pub mod exit_codes;
 pub mod net;
 pub mod redis_sim;
 pub mod scenario;
+pub mod world;

@@ -21,6 +21,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// List the scenarios in a directory.
     List(commands::list::ListArgs),
+    /// Run a scenario in the simulated world and check its expectations.
+    Run(commands::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +31,6 @@ fn main() -> ExitCode {
         Command::Node(args) => commands::node::exec(*args),
         Command::Validate(args) => commands::validate::exec(args),
         Command::List(args) => commands::list::exec(args),
+        Command::Run(args) => commands::run::exec(args),
     }
 }

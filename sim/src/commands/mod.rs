@@ -2,4 +2,5 @@
 
 pub mod list;
 pub mod node;
+pub mod run;
 pub mod validate;

@@ -1,0 +1,247 @@
+//! `sim run FILE [--seed N] [--json PATH]`: runs a scenario in the simulated world and
+//! checks its expectations. Exit 0 when every expectation held, 1 when one failed (with
+//! the command that replays the run), 2 for invalid input, 3 for an internal error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use switchyard_sim::exit_codes;
+use switchyard_sim::scenario::{self, Scenario};
+use switchyard_sim::world::{self, RunOutcome};
+
+/// Arguments of `sim run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// Seed (defaults to the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also write the machine-readable result here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One expectation's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// What was expected.
+    pub expectation: String,
+    /// Its threshold.
+    pub threshold: String,
+    /// What was measured.
+    pub measured: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// The machine-readable result of a run.
+#[derive(Debug, Serialize)]
+pub struct RunReport<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Seed used.
+    pub seed: u64,
+    /// Wall-clock time of the run.
+    pub wall_ms: u128,
+    /// What the oracle measured.
+    pub outcome: &'a RunOutcome,
+    /// Each expectation's verdict.
+    pub expectations: Vec<Verdict>,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// The command that replays this run.
+    pub replay: String,
+}
+
+fn percent(ratio: f64) -> String {
+    format!("{:.3} %", ratio * 100.0)
+}
+
+/// Checks the scenario's expectations against what the oracle measured.
+pub fn verdicts(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Verdict> {
+    let expect = &scenario.expect;
+    let mut out = Vec::new();
+    if let Some(rto_max_ms) = expect.rto_max_ms {
+        for incident in &outcome.incidents {
+            out.push(Verdict {
+                expectation: format!("rto of faults[{}] ({})", incident.fault, incident.kind),
+                threshold: format!("< {}", scenario::format_ms(rto_max_ms)),
+                measured: incident
+                    .rto_ms
+                    .map_or("never recovered".to_owned(), scenario::format_ms),
+                passed: incident.rto_ms.is_some_and(|rto| rto < rto_max_ms),
+            });
+        }
+    }
+    if let Some(min) = expect.availability_min {
+        out.push(Verdict {
+            expectation: "availability".into(),
+            threshold: format!(">= {}", percent(min)),
+            measured: percent(outcome.availability),
+            passed: outcome.availability >= min,
+        });
+    }
+    for (region, min) in &expect.availability_min_by_region {
+        let measured = outcome
+            .availability_by_region
+            .get(region.as_str())
+            .copied()
+            .unwrap_or(1.0);
+        out.push(Verdict {
+            expectation: format!("availability in {region}"),
+            threshold: format!(">= {}", percent(*min)),
+            measured: percent(measured),
+            passed: measured >= *min,
+        });
+    }
+    for alert in &expect.alerts {
+        let received = outcome
+            .alerts
+            .iter()
+            .find(|a| a.key == alert.key && a.action == "trigger" && a.at_ms <= alert.deadline_ms);
+        out.push(Verdict {
+            expectation: format!("alert {}", alert.key),
+            threshold: format!(
+                "within {} of faults[{}]",
+                scenario::format_ms(alert.within_ms),
+                alert.after_fault
+            ),
+            measured: received.map_or("not received in time".to_owned(), |a| {
+                format!("at {}", scenario::format_ms(a.at_ms))
+            }),
+            passed: received.is_some(),
+        });
+    }
+    let violations = outcome.violations.len();
+    out.push(Verdict {
+        expectation: "invariants".into(),
+        threshold: "no violation".into(),
+        measured: format!("{violations} violation(s)"),
+        passed: violations == 0,
+    });
+    out
+}
+
+/// Runs `sim run`.
+pub fn exec(args: RunArgs) -> ExitCode {
+    let scenario = match scenario::load(&args.file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(exit_codes::INVALID_INPUT);
+        }
+    };
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let started = Instant::now();
+    let mut last_percent = 0;
+    let mut progress = |now_ms: u64| {
+        let percent = now_ms * 100 / scenario.duration_ms.max(1);
+        if percent >= last_percent + 10 {
+            last_percent = percent - percent % 10;
+            eprintln!(
+                "  {} simulated ({last_percent} %)",
+                scenario::format_ms(now_ms)
+            );
+        }
+    };
+    let outcome = match world::run(&scenario, seed, &mut progress) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("sim run: internal error: {error}");
+            return ExitCode::from(exit_codes::INTERNAL_ERROR);
+        }
+    };
+    let wall_ms = started.elapsed().as_millis();
+    let expectations = verdicts(&scenario, &outcome);
+    let passed = expectations.iter().all(|v| v.passed);
+    let replay = format!("sim run {} --seed {seed}", args.file.display());
+    print_summary(
+        &scenario,
+        seed,
+        wall_ms,
+        &outcome,
+        &expectations,
+        passed,
+        &replay,
+    );
+    if let Some(path) = &args.json {
+        let report = RunReport {
+            scenario: &scenario.name,
+            seed,
+            wall_ms,
+            outcome: &outcome,
+            expectations,
+            passed,
+            replay,
+        };
+        let json = serde_json::to_string_pretty(&report).expect("the report is plain data");
+        if let Err(error) = std::fs::write(path, json) {
+            eprintln!("sim run: cannot write {}: {error}", path.display());
+            return ExitCode::from(exit_codes::INTERNAL_ERROR);
+        }
+    }
+    ExitCode::from(if passed {
+        exit_codes::SUCCESS
+    } else {
+        exit_codes::EXPECTATION_FAILED
+    })
+}
+
+fn print_summary(
+    scenario: &Scenario,
+    seed: u64,
+    wall_ms: u128,
+    outcome: &RunOutcome,
+    expectations: &[Verdict],
+    passed: bool,
+    replay: &str,
+) {
+    println!(
+        "scenario {} (seed {seed}): {} simulated in {:.1} s wall, {} guilds",
+        scenario.name,
+        scenario::format_ms(outcome.duration_ms),
+        wall_ms as f64 / 1000.0,
+        outcome.guilds
+    );
+    for incident in &outcome.incidents {
+        let rto = incident
+            .rto_ms
+            .map_or("never recovered".to_owned(), scenario::format_ms);
+        println!(
+            "  incident faults[{}] {} at {}: RTO {rto}",
+            incident.fault,
+            incident.kind,
+            scenario::format_ms(incident.at_ms)
+        );
+    }
+    println!("  availability {}", percent(outcome.availability));
+    for (region, ratio) in &outcome.availability_by_region {
+        println!("    {region}: {}", percent(*ratio));
+    }
+    println!("  alerts received: {}", outcome.alerts.len());
+    for violation in outcome.violations.iter().take(10) {
+        println!(
+            "  VIOLATION at {}: {} — {}",
+            scenario::format_ms(violation.at_ms),
+            violation.invariant,
+            violation.detail
+        );
+    }
+    for verdict in expectations {
+        let mark = if verdict.passed { "pass" } else { "FAIL" };
+        println!(
+            "  [{mark}] {}: {} (expected {})",
+            verdict.expectation, verdict.measured, verdict.threshold
+        );
+    }
+    if passed {
+        println!("PASSED");
+    } else {
+        println!("FAILED — replay with: {replay}");
+    }
+}

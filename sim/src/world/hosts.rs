@@ -1,0 +1,345 @@
+//! The turmoil hosts of a run. Each host is a closure, so a crashed host can be bounced
+//! and starts afresh (as a restarted process would), re-registering itself in the
+//! world's shared registry.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::Value;
+use switchyard_core::command::Command;
+use switchyard_core::ids::{NodeId, ProcessId, RegionId, ShardId};
+use switchyard_core::time::Millis;
+use switchyard_runtime::adapters::redis_store::RedisStoreConfig;
+use switchyard_runtime::alerts::{
+    AlertClock, AlertDispatcher, AlertSettings, AlertSinkConfig, SinkKind,
+};
+use switchyard_runtime::api::{ApiState, router};
+use switchyard_runtime::bot::{
+    BotConfig, BotHandle, BotProcess, BotTiming, NodeConfig, PlayRequest, SpareConfig,
+};
+use switchyard_runtime::driver::{Driver, DriverSettings};
+use switchyard_runtime::lavalink::watcher::{WatchTarget, watch_node};
+use switchyard_runtime::lavalink::{LavalinkClient, NodeEndpoint};
+use tokio::sync::mpsc;
+
+use super::workload::GuildPlan;
+use super::{SIM_EPOCH_UNIX_MS, Shared};
+use crate::emulator::track::{LoadResult, catalog, codec};
+use crate::emulator::{TestTrackOptions, TurmoilListener, test_track_identifier};
+use crate::net::{TurmoilConnector, TurmoilHttpClient};
+use crate::redis_sim::{RedisSim, TurmoilRedisDialer, turmoil_redis_store};
+use crate::scenario::Scenario;
+
+/// Port every simulated Lavalink node listens on.
+pub const LAVALINK_PORT: u16 = 2333;
+/// Port of the simulated Redis.
+pub const REDIS_PORT: u16 = 6379;
+/// Port of the controller's API and the webhook receiver.
+pub const HTTP_PORT: u16 = 8080;
+/// The simulated nodes' password.
+pub const PASSWORD: &str = "youshallnotpass";
+
+type HostResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Wall-clock milliseconds now, in the simulation's fixed epoch.
+pub fn sim_unix_ms() -> u64 {
+    let elapsed = turmoil::sim_elapsed().unwrap_or_default();
+    SIM_EPOCH_UNIX_MS + u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn sim_now() -> Millis {
+    Millis(sim_unix_ms() - SIM_EPOCH_UNIX_MS)
+}
+
+pub fn add_redis(sim: &mut turmoil::Sim<'static>) {
+    sim.host("redis", || async {
+        // A restarted Redis starts empty, like one without persistence.
+        RedisSim::new()
+            .serve(TurmoilListener::bind(("0.0.0.0", REDIS_PORT)).await?)
+            .await;
+        Ok(())
+    });
+}
+
+pub fn add_webhook(sim: &mut turmoil::Sim<'static>, shared: Arc<Mutex<Shared>>) {
+    sim.host("webhook", move || {
+        let shared = shared.clone();
+        async move {
+            let app = axum::Router::new().route(
+                "/hook",
+                post(move |Json(body): Json<Value>| {
+                    let shared = shared.clone();
+                    async move {
+                        let mut shared = shared.lock().expect("no panics while locked");
+                        if let Some(status) = shared.webhook_failure {
+                            return axum::http::StatusCode::from_u16(status)
+                                .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+                        }
+                        shared.alerts.push((sim_now(), body));
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                }),
+            );
+            axum::serve(TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?, app).await?;
+            Ok(())
+        }
+    });
+}
+
+fn store_config() -> RedisStoreConfig {
+    RedisStoreConfig::default()
+}
+
+pub fn add_controller(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    shared: Arc<Mutex<Shared>>,
+) {
+    let scenario = scenario.clone();
+    sim.host("controller", move || {
+        let scenario = scenario.clone();
+        let shared = shared.clone();
+        async move { run_controller(scenario, shared).await }
+    });
+}
+
+async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostResult {
+    let config = store_config();
+    let store = turmoil_redis_store(
+        TurmoilRedisDialer::new("redis", REDIS_PORT, &config),
+        config,
+    );
+    let http = TurmoilHttpClient;
+    let sink = AlertSinkConfig::new(
+        "webhook",
+        SinkKind::Generic,
+        format!("http://webhook:{HTTP_PORT}/hook"),
+    );
+    let clock = AlertClock::new(tokio::time::Instant::now(), sim_unix_ms());
+    let alerts = AlertDispatcher::start(
+        http,
+        vec![sink],
+        AlertSettings {
+            source: "sim".into(),
+            clock,
+            seed: scenario.seed,
+        },
+    )?;
+    let timeout = Duration::from_millis(scenario.controller.health.probe_timeout_ms);
+    let clients = scenario
+        .topology
+        .nodes
+        .iter()
+        .map(|node| {
+            let endpoint = NodeEndpoint {
+                name: node.name.clone(),
+                base_url: format!("http://{}:{LAVALINK_PORT}", node.name),
+                password: PASSWORD.into(),
+            };
+            LavalinkClient::new(http, endpoint, timeout)
+        })
+        .collect();
+    let started = sim_now();
+    let core =
+        switchyard_core::Controller::new(started, scenario.controller.clone(), &scenario.topology)?;
+    let settings = DriverSettings {
+        health_ttl: Duration::from_secs(30),
+        store_poll_interval: Duration::from_millis(500),
+        store_retry_interval: Duration::from_millis(500),
+        move_request_timeout: Duration::from_secs(5),
+        epoch_unix_ms: sim_unix_ms(),
+    };
+    let (trace_tx, mut trace_rx) = mpsc::unbounded_channel::<(Millis, Command)>();
+    let (driver, handle) = Driver::new(core, clients, store, Some(alerts), settings);
+    let driver = driver.with_trace(trace_tx);
+    let trace_shared = shared.clone();
+    tokio::spawn(async move {
+        while let Some((at, command)) = trace_rx.recv().await {
+            // Driver instants count from this controller's start; the trace uses run time.
+            let at = Millis(at.as_ms() + started.as_ms());
+            trace_shared
+                .lock()
+                .expect("no panics while locked")
+                .trace
+                .push((at, command));
+        }
+    });
+    tokio::spawn(driver.run());
+    for node in &scenario.topology.nodes {
+        let target = WatchTarget {
+            node: node.name.clone(),
+            host: node.name.to_string(),
+            port: LAVALINK_PORT,
+            password: PASSWORD.into(),
+            user_id: 1,
+        };
+        tokio::spawn(watch_node(TurmoilConnector, target, handle.clone()));
+    }
+    axum::serve(
+        TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?,
+        router(ApiState::new(handle, None, None)),
+    )
+    .await?;
+    Ok(())
+}
+
+fn bot_timing(scenario: &Scenario) -> BotTiming {
+    BotTiming {
+        heartbeat_interval: Duration::from_millis(scenario.shards.heartbeat_interval_ms),
+        ..BotTiming::default()
+    }
+}
+
+/// A bot process owning `shards` (or a spare for `spare_region`), playing its guilds
+/// when they start.
+pub fn add_bot(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    process: ProcessId,
+    shards: Vec<ShardId>,
+    spare_region: Option<Option<RegionId>>,
+    guilds: Arc<Vec<GuildPlan>>,
+    shared: Arc<Mutex<Shared>>,
+) {
+    let scenario = scenario.clone();
+    let name = process.to_string();
+    sim.host(name.as_str(), move || {
+        let (scenario, process, shards, guilds, shared, spare) = (
+            scenario.clone(),
+            process.clone(),
+            shards.clone(),
+            guilds.clone(),
+            shared.clone(),
+            spare_region.clone(),
+        );
+        async move { run_bot(scenario, process, shards, spare, guilds, shared).await }
+    });
+}
+
+async fn run_bot(
+    scenario: Scenario,
+    process: ProcessId,
+    shards: Vec<ShardId>,
+    spare: Option<Option<RegionId>>,
+    guilds: Arc<Vec<GuildPlan>>,
+    shared: Arc<Mutex<Shared>>,
+) -> HostResult {
+    let config = store_config();
+    let store = turmoil_redis_store(
+        TurmoilRedisDialer::new("redis", REDIS_PORT, &config),
+        config,
+    );
+    let bot_config = BotConfig {
+        process: process.clone(),
+        user_id: 1,
+        nodes: scenario
+            .topology
+            .nodes
+            .iter()
+            .map(|n| NodeConfig::new(n.name.clone(), n.name.to_string(), LAVALINK_PORT, PASSWORD))
+            .collect(),
+        controller_url: format!("http://controller:{HTTP_PORT}"),
+        shard_count: scenario.topology.shard_count,
+        shards: shards.clone(),
+        initial_epoch: 1,
+        spare: spare.map(|region| SpareConfig { region }),
+        epoch_unix_ms: sim_unix_ms(),
+        timing: bot_timing(&scenario),
+    };
+    let (bot, handle) = BotProcess::new(bot_config, TurmoilHttpClient, store, TurmoilConnector)?;
+    shared
+        .lock()
+        .expect("no panics while locked")
+        .bots
+        .insert(process.clone(), handle.clone());
+    tokio::spawn(bot.run());
+    play_workload(&handle, &shards, &guilds).await;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// Starts each of the bot's guilds at its start time (at once for those already due,
+/// as a restarted process would), each on its own task as a bot serves guilds
+/// concurrently.
+async fn play_workload(handle: &BotHandle, shards: &[ShardId], guilds: &[GuildPlan]) {
+    for guild in guilds.iter().filter(|g| shards.contains(&g.shard)) {
+        let Some(track) = encoded_track(&format!("g{}", guild.guild), guild.track_length_ms) else {
+            tracing::warn!(guild = %guild.guild, "no test track for this guild");
+            continue;
+        };
+        let request = PlayRequest {
+            guild: guild.guild,
+            plan: guild.plan.clone(),
+            region: guild.region.clone(),
+            residency: guild.residency.clone(),
+            tracks: vec![track],
+            channel_id: format!("{}", guild.guild.0 + 1),
+            volume: 100,
+            paused: false,
+            filters: Value::Null,
+        };
+        let (handle, start_ms) = (handle.clone(), guild.start_ms);
+        tokio::spawn(async move {
+            let now = sim_now().as_ms();
+            if start_ms > now {
+                tokio::time::sleep(Duration::from_millis(start_ms - now)).await;
+            }
+            if let Err(error) = handle.play(request.clone()).await {
+                tracing::debug!(guild = %request.guild, %error, "play failed");
+            }
+        });
+    }
+}
+
+/// A test track, encoded as a node would encode it (bots play encoded tracks, so the
+/// controller can re-create them anywhere).
+fn encoded_track(name: &str, length_ms: u64) -> Option<String> {
+    let identifier = test_track_identifier(
+        name,
+        TestTrackOptions {
+            length_ms: Some(length_ms),
+            ..TestTrackOptions::default()
+        },
+    );
+    match catalog::load(&identifier) {
+        LoadResult::Track(data) => codec::encode(&data).ok(),
+        _ => None,
+    }
+}
+
+/// The emulated node hosts; controls are kept so faults and the oracle can reach them.
+pub fn add_nodes(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    shared: &Arc<Mutex<Shared>>,
+) -> Result<(), String> {
+    for (index, node) in scenario.topology.nodes.iter().enumerate() {
+        let config = crate::emulator::EmulatorConfig {
+            name: node.name.to_string(),
+            region: node.region.to_string(),
+            password: PASSWORD.into(),
+            seed: scenario.seed.wrapping_add(index as u64),
+            ..crate::emulator::EmulatorConfig::default()
+        };
+        let (emulator, control) =
+            crate::emulator::Emulator::new(config).map_err(|e| format!("{}: {e}", node.name))?;
+        shared
+            .lock()
+            .expect("no panics while locked")
+            .nodes
+            .insert(node.name.clone(), control);
+        let name: NodeId = node.name.clone();
+        sim.host(name.as_str(), move || {
+            let emulator = emulator.clone();
+            async move {
+                emulator
+                    .serve(TurmoilListener::bind(("0.0.0.0", LAVALINK_PORT)).await?)
+                    .await?;
+                Ok(())
+            }
+        });
+    }
+    Ok(())
+}

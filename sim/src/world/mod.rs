@@ -1,0 +1,338 @@
+//! The simulated world of a `sim run`: emulated Lavalink nodes, a simulated Redis, an
+//! alert webhook receiver, the controller running the daemon's own driver, API and node
+//! watchers, and bot processes running the bot side of the contract, all on turmoil's
+//! network under the scenario's faults, measured by an independent oracle.
+
+mod faults;
+mod hosts;
+pub mod oracle;
+pub mod workload;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+use switchyard_core::command::Command;
+use switchyard_core::ids::{NodeId, ProcessId, ShardId};
+use switchyard_core::time::Millis;
+use switchyard_runtime::bot::BotHandle;
+
+use crate::emulator::EmulatorControl;
+use crate::scenario::{Host, Scenario};
+use faults::Edge;
+use oracle::{Availability, Oracle, Sample, Violation};
+
+/// The simulation's fixed wall-clock epoch (2025-01-01T00:00:00Z), so runs are
+/// byte-identical.
+pub const SIM_EPOCH_UNIX_MS: u64 = 1_735_689_600_000;
+
+/// Guilds whose service breaks within this long of a fault's injection count as
+/// interrupted by it (detection, moves and voice handshakes all fall well inside).
+pub const ATTRIBUTION_WINDOW_MS: u64 = 60_000;
+
+/// How often the oracle samples the world.
+pub const SAMPLE_INTERVAL_MS: u64 = 500;
+
+/// State the hosts share with the world (ground truth and the controller's trace).
+#[derive(Default)]
+pub struct Shared {
+    nodes: BTreeMap<NodeId, EmulatorControl>,
+    bots: BTreeMap<ProcessId, BotHandle>,
+    alerts: Vec<(Millis, Value)>,
+    trace: Vec<(Millis, Command)>,
+    webhook_failure: Option<u16>,
+}
+
+/// One incident's recovery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// The fault's index in the scenario.
+    pub fault: usize,
+    /// Its kind.
+    pub kind: String,
+    /// When it was injected.
+    pub at_ms: u64,
+    /// From injection until every guild it interrupted was served again; `None` when
+    /// one never was.
+    pub rto_ms: Option<u64>,
+}
+
+/// An alert the webhook receiver got.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReceivedAlert {
+    /// When, in run milliseconds.
+    pub at_ms: u64,
+    /// Its dedup key.
+    pub key: String,
+    /// trigger or resolve.
+    pub action: String,
+    /// Its severity.
+    pub severity: String,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Simulated milliseconds.
+    pub duration_ms: u64,
+    /// Guilds that played.
+    pub guilds: usize,
+    /// Each fault's recovery.
+    pub incidents: Vec<Incident>,
+    /// Served / demanded overall.
+    pub availability: f64,
+    /// Per home region.
+    pub availability_by_region: BTreeMap<String, f64>,
+    /// Raw counts.
+    pub samples: BTreeMap<String, Availability>,
+    /// Invariant violations.
+    pub violations: Vec<Violation>,
+    /// Alerts received.
+    pub alerts: Vec<ReceivedAlert>,
+    /// Controller commands, one JSON object per line (the determinism trace).
+    #[serde(skip)]
+    pub trace: String,
+}
+
+/// Runs a scenario with a seed; `progress` is told the simulated time now and then.
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunOutcome, String> {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_millis(scenario.duration_ms + 60_000))
+        .tick_duration(Duration::from_millis(scenario.tick_ms))
+        .epoch(UNIX_EPOCH + Duration::from_millis(SIM_EPOCH_UNIX_MS))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(3))
+        .tcp_capacity(4_096)
+        .rng_seed(seed)
+        .build();
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let guilds = Arc::new(workload::guilds(scenario, seed));
+    hosts::add_redis(&mut sim);
+    hosts::add_webhook(&mut sim, shared.clone());
+    hosts::add_nodes(&mut sim, scenario, &shared)?;
+    hosts::add_controller(&mut sim, scenario, shared.clone());
+    for process in &scenario.shards.processes {
+        let shards: Vec<ShardId> = scenario.shards.initial_shards_of(process).collect();
+        hosts::add_bot(
+            &mut sim,
+            scenario,
+            process.clone(),
+            shards,
+            None,
+            guilds.clone(),
+            shared.clone(),
+        );
+    }
+    for (region, spares) in &scenario.shards.spares {
+        for spare in spares {
+            hosts::add_bot(
+                &mut sim,
+                scenario,
+                spare.clone(),
+                Vec::new(),
+                Some(Some(region.clone())),
+                guilds.clone(),
+                shared.clone(),
+            );
+        }
+    }
+    let mut all_hosts: Vec<String> = ["redis", "webhook", "controller", "discord"]
+        .map(String::from)
+        .to_vec();
+    all_hosts.extend(scenario.topology.nodes.iter().map(|n| n.name.to_string()));
+    all_hosts.extend(scenario.shards.processes.iter().map(ToString::to_string));
+    all_hosts.extend(scenario.shards.all_spares().map(|(_, p)| p.to_string()));
+    // Discord's voice servers: a host nodes must reach for audio to be heard.
+    sim.host("discord", || async {
+        std::future::pending::<Result<(), Box<dyn std::error::Error>>>().await
+    });
+
+    let mut edges: Vec<(u64, usize, Edge)> = Vec::new();
+    for fault in scenario.faults.iter() {
+        edges.push((fault.at_ms, fault.index, Edge::Start));
+        if let Some(until) = fault.until_ms {
+            edges.push((until, fault.index, Edge::End));
+        }
+    }
+    edges.sort_by_key(|(at, index, edge)| (*at, *edge == Edge::Start, *index));
+    let mut next_edge = 0;
+    let mut next_sample_ms = SAMPLE_INTERVAL_MS;
+    let mut oracle = Oracle::default();
+    let check_residency = true;
+    loop {
+        let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
+        while next_edge < edges.len() && edges[next_edge].0 <= now_ms {
+            let (_, index, edge) = edges[next_edge];
+            let fault = scenario
+                .faults
+                .get(index)
+                .ok_or("fault index out of range")?;
+            faults::apply(&mut sim, &shared, fault, edge, &all_hosts)?;
+            next_edge += 1;
+        }
+        if now_ms >= next_sample_ms {
+            let sample = sample(&mut sim, scenario, &shared, now_ms, next_edge, &edges);
+            oracle.observe(&guilds, &sample, check_residency);
+            next_sample_ms += SAMPLE_INTERVAL_MS;
+            progress(now_ms);
+        }
+        if now_ms >= scenario.duration_ms {
+            break;
+        }
+        sim.step()
+            .map_err(|e| format!("simulation failed at {now_ms} ms: {e}"))?;
+    }
+    oracle.finish(scenario.duration_ms);
+    Ok(outcome(scenario, &guilds, &oracle, &shared))
+}
+
+fn cut_from_discord(scenario: &Scenario, node: &NodeId, now_ms: u64) -> bool {
+    scenario
+        .faults
+        .iter()
+        .filter(|f| f.is_active_at(now_ms))
+        .any(|fault| match &fault.kind {
+            crate::scenario::FaultKind::Partition { a, b, .. } => {
+                let node_host = Host::Node(node.clone());
+                (a.contains(&node_host) && b.contains(&Host::Discord))
+                    || (b.contains(&node_host) && a.contains(&Host::Discord))
+            }
+            _ => false,
+        })
+}
+
+fn sample(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    shared: &Arc<Mutex<Shared>>,
+    now_ms: u64,
+    _next_edge: usize,
+    _edges: &[(u64, usize, Edge)],
+) -> Sample {
+    let mut reachable_nodes = BTreeSet::new();
+    let mut node_regions = BTreeMap::new();
+    for node in &scenario.topology.nodes {
+        node_regions.insert(node.name.clone(), node.region.clone());
+        if sim.is_host_running(node.name.as_str())
+            && !cut_from_discord(scenario, &node.name, now_ms)
+        {
+            reachable_nodes.insert(node.name.clone());
+        }
+    }
+    let running: BTreeSet<ProcessId> = scenario
+        .shards
+        .processes
+        .iter()
+        .chain(scenario.shards.all_spares().map(|(_, p)| p))
+        .filter(|p| sim.is_host_running(p.as_str()))
+        .cloned()
+        .collect();
+    let shared = shared.lock().expect("no panics while locked");
+    let mut audible: BTreeMap<_, Vec<NodeId>> = BTreeMap::new();
+    for (name, control) in &shared.nodes {
+        if !reachable_nodes.contains(name) {
+            continue;
+        }
+        for (_, player) in control.snapshot().players() {
+            // Between two tracks a connected player has no track for a moment: nothing is
+            // demanded then, so it counts as serving the guild.
+            if player.audible || (player.voice_connected && player.track.is_none()) {
+                audible
+                    .entry(switchyard_core::ids::GuildId(player.guild_id))
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+    }
+    let mut shard_owners: BTreeMap<ShardId, usize> = BTreeMap::new();
+    for (process, bot) in &shared.bots {
+        if !running.contains(process) || bot.state().is_stalled() {
+            continue;
+        }
+        for (shard, _) in bot.state().owned_shards() {
+            if bot.state().shard(shard).is_some_and(|s| s.is_acting()) {
+                *shard_owners.entry(shard).or_default() += 1;
+            }
+        }
+    }
+    Sample {
+        at_ms: now_ms,
+        audible,
+        reachable_nodes,
+        node_regions,
+        shard_owners,
+    }
+}
+
+fn outcome(
+    scenario: &Scenario,
+    guilds: &[workload::GuildPlan],
+    oracle: &Oracle,
+    shared: &Arc<Mutex<Shared>>,
+) -> RunOutcome {
+    let starts: Vec<u64> = scenario.faults.iter().map(|f| f.at_ms).collect();
+    let incidents = scenario
+        .faults
+        .iter()
+        .map(|fault| {
+            let next_fault = starts
+                .iter()
+                .copied()
+                .filter(|s| *s > fault.at_ms)
+                .min()
+                .unwrap_or(u64::MAX);
+            let window_end = next_fault.min(fault.at_ms + ATTRIBUTION_WINDOW_MS);
+            Incident {
+                fault: fault.index,
+                kind: fault.kind.name().to_owned(),
+                at_ms: fault.at_ms,
+                rto_ms: oracle.rto_ms(fault.at_ms, window_end, scenario.duration_ms),
+            }
+        })
+        .collect();
+    let shared = shared.lock().expect("no panics while locked");
+    let alerts = shared
+        .alerts
+        .iter()
+        .map(|(at, body)| ReceivedAlert {
+            at_ms: at.as_ms(),
+            key: body["dedup_key"].as_str().unwrap_or_default().to_owned(),
+            action: body["action"].as_str().unwrap_or_default().to_owned(),
+            severity: body["severity"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let trace = shared
+        .trace
+        .iter()
+        .map(|(at, command)| {
+            format!(
+                "{} {}\n",
+                at.as_ms(),
+                serde_json::to_string(command).unwrap_or_default()
+            )
+        })
+        .collect();
+    RunOutcome {
+        duration_ms: scenario.duration_ms,
+        guilds: guilds.len(),
+        incidents,
+        availability: oracle.overall.ratio(),
+        availability_by_region: oracle
+            .by_region
+            .iter()
+            .map(|(r, a)| (r.to_string(), a.ratio()))
+            .collect(),
+        samples: std::iter::once(("overall".to_owned(), oracle.overall))
+            .chain(oracle.by_region.iter().map(|(r, a)| (r.to_string(), *a)))
+            .collect(),
+        violations: oracle.violations.clone(),
+        alerts,
+        trace,
+    }
+}
