@@ -23,6 +23,8 @@ enum Command {
     List(commands::list::ListArgs),
     /// Run a scenario in the simulated world and check its expectations.
     Run(commands::run::RunArgs),
+    /// Run a scenario twice with one seed and compare the traces byte for byte.
+    CheckDeterminism(commands::check_determinism::CheckDeterminismArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::exec(args),
         Command::List(args) => commands::list::exec(args),
         Command::Run(args) => commands::run::exec(args),
+        Command::CheckDeterminism(args) => commands::check_determinism::exec(args),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per `sim` subcommand, each with an `exec(args) -> ExitCode`.
 
+pub mod check_determinism;
 pub mod list;
 pub mod node;
 pub mod run;

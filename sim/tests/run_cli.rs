@@ -1,0 +1,97 @@
+//! `sim run` and `sim check-determinism` as CI uses them: exit codes, the summary, the
+//! replay command, and the JSON result.
+
+use std::process::{Command, Output};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/small-node-kill.toml"
+);
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchyard-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn a_scenario_that_meets_its_expectations_exits_zero_with_a_json_result() {
+    let dir = temp_dir("run-pass");
+    let json = dir.join("result.json");
+    let output = sim(&["run", FIXTURE, "--json", json.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("scenario small-node-kill (seed 3)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("incident faults[0] node_kill at 1m: RTO"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PASSED"), "{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("written")).expect("json");
+    assert_eq!(result["passed"], true);
+    assert_eq!(result["seed"], 3);
+    assert!(
+        result["outcome"]["availability"]
+            .as_f64()
+            .expect("a number")
+            >= 0.99
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_unreachable_expectation_exits_one_with_the_replay_command() {
+    let dir = temp_dir("run-fail");
+    let path = dir.join("impossible.toml");
+    let text = std::fs::read_to_string(FIXTURE)
+        .expect("fixture")
+        .replace("availability_min = 0.99", "availability_min = 1.0");
+    std::fs::write(&path, text).expect("write");
+    let output = sim(&["run", path.to_str().expect("utf-8"), "--seed", "5"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("[FAIL] availability"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("replay with: sim run {} --seed 5", path.display())),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn invalid_input_exits_two() {
+    let output = sim(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn check_determinism_passes_for_the_fixture() {
+    let output = sim(&["check-determinism", FIXTURE]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("deterministic: small-node-kill (seed 3)"),
+        "{stdout}"
+    );
+}
