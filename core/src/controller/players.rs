@@ -98,25 +98,9 @@ impl Controller {
         now: Millis,
         request: &PlaybackRequest,
     ) -> Result<(), InputError> {
-        let plan = self
-            .topology
-            .plan(&request.plan)
-            .ok_or_else(|| InputError::UnknownPlan(request.plan.clone()))?;
-        let requested = request
-            .region
-            .as_ref()
-            .map(|r| self.region_idx(r))
-            .transpose()?;
-        let pin = request
-            .residency
-            .as_ref()
-            .map(|r| self.region_idx(r))
-            .transpose()?;
-        let plan_entry = self.topology.plan_entry(plan);
-        let clamped = requested.is_some_and(|r| !plan_entry.allows(r));
-        let home = pin
-            .or(requested.filter(|r| plan_entry.allows(*r)))
-            .unwrap_or_else(|| plan_entry.default_region());
+        let (who, clamped) = self.eligibility_of(request)?;
+        let (plan, home) = (who.plan, who.home);
+        let pin = who.pinned.then_some(home);
         if let Some(player) = self.players.get_mut(&request.guild) {
             player.plan = plan;
             player.home = home;
@@ -176,6 +160,16 @@ impl Controller {
         &self,
         request: &PlaybackRequest,
     ) -> Result<Option<(NodeId, bool)>, InputError> {
+        let (who, _) = self.eligibility_of(request)?;
+        Ok(self
+            .choose_node(self.now, who, &[])
+            .map(|(node, over)| (self.node(node).id.clone(), over)))
+    }
+
+    /// Where a request may play: its plan, its effective home (the pin, else the
+    /// requested region when the plan allows it, else the plan's default) and whether
+    /// the requested region was clamped.
+    fn eligibility_of(&self, request: &PlaybackRequest) -> Result<(Eligibility, bool), InputError> {
         let plan = self
             .topology
             .plan(&request.plan)
@@ -191,17 +185,18 @@ impl Controller {
             .map(|r| self.region_idx(r))
             .transpose()?;
         let plan_entry = self.topology.plan_entry(plan);
+        let clamped = requested.is_some_and(|r| !plan_entry.allows(r));
         let home = pin
             .or(requested.filter(|r| plan_entry.allows(*r)))
             .unwrap_or_else(|| plan_entry.default_region());
-        let who = Eligibility {
-            plan,
-            home,
-            pinned: pin.is_some(),
-        };
-        Ok(self
-            .choose_node(self.now, who, &[])
-            .map(|(node, over)| (self.node(node).id.clone(), over)))
+        Ok((
+            Eligibility {
+                plan,
+                home,
+                pinned: pin.is_some(),
+            },
+            clamped,
+        ))
     }
 
     /// The guild no longer wants playback: forget it.

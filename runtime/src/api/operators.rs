@@ -11,13 +11,17 @@ use switchyard_core::ids::{NodeId, RegionId};
 use super::{ApiState, auth};
 use crate::driver::OperatorAction;
 
+/// The 401/403 answer when the operator token is missing or wrong, else `None`.
+fn operator_refusal(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
+    auth::check(state.operator_token.as_deref(), headers).err().map(|status| {
+        let body = Json(json!({"error": "a valid bearer token is required"}));
+        (status, body).into_response()
+    })
+}
+
 async fn act(state: &ApiState, headers: &HeaderMap, action: OperatorAction) -> Response {
-    if let Err(status) = auth::check(state.operator_token.as_deref(), headers) {
-        return (
-            status,
-            Json(json!({"error": "a valid bearer token is required"})),
-        )
-            .into_response();
+    if let Some(response) = operator_refusal(state, headers) {
+        return response;
     }
     let description = format!("{action:?}");
     match state.driver.operate(action).await {
@@ -101,12 +105,8 @@ pub(super) async fn maintenance(
 /// reconcile only needs to be authorised and acknowledged; node health is re-probed on
 /// the core's own schedule.
 pub(super) async fn reconcile(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Err(status) = auth::check(state.operator_token.as_deref(), &headers) {
-        return (
-            status,
-            Json(json!({"error": "a valid bearer token is required"})),
-        )
-            .into_response();
+    if let Some(response) = operator_refusal(&state, &headers) {
+        return response;
     }
     let view = state.driver.view();
     (
