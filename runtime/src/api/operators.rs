@@ -13,10 +13,12 @@ use crate::driver::OperatorAction;
 
 /// The 401/403 answer when the operator token is missing or wrong, else `None`.
 fn operator_refusal(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
-    auth::check(state.operator_token.as_deref(), headers).err().map(|status| {
-        let body = Json(json!({"error": "a valid bearer token is required"}));
-        (status, body).into_response()
-    })
+    auth::check(state.operator_token.as_deref(), headers)
+        .err()
+        .map(|status| {
+            let body = Json(json!({"error": "a valid bearer token is required"}));
+            (status, body).into_response()
+        })
 }
 
 async fn act(state: &ApiState, headers: &HeaderMap, action: OperatorAction) -> Response {
