@@ -3,8 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
-pub mod redis_server;
 pub mod sim_server;
 
-pub use redis_server::RedisServer;
 pub use sim_server::SimRedisServer;
+pub use switchyard_tests::redis_server::RedisServer;
