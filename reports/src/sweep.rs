@@ -115,8 +115,8 @@ pub struct SweepSummary {
 }
 
 /// RTO percentiles across all recovered incidents of all seeds, from an hdrhistogram.
-/// Percentiles are reported as the lower bound of their histogram bucket (exact below
-/// 2,048 ms, within 0.1% above), so they never exceed `max_ms`, which is exact.
+/// A percentile is the middle of its histogram bucket (exact below 2,048 ms, within
+/// 0.1% above), capped at `max_ms`, which is exact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RtoStats {
     /// Incidents that recovered (the histogram's samples).
@@ -186,7 +186,7 @@ impl RtoStats {
         }
         let max_ms = seeds.iter().filter_map(SeedResult::rto_max_ms).max();
         let at = |quantile: f64| {
-            max_ms.map(|_| histogram.lowest_equivalent(histogram.value_at_quantile(quantile)))
+            max_ms.map(|max| settle(&histogram, histogram.value_at_quantile(quantile), max))
         };
         RtoStats {
             recovered_incidents: histogram.len(),
@@ -195,20 +195,24 @@ impl RtoStats {
             p90_ms: at(0.90),
             p99_ms: at(0.99),
             max_ms,
-            curve: curve(&histogram),
+            curve: max_ms.map_or_else(Vec::new, |max| curve(&histogram, max)),
         }
     }
 }
 
-/// The histogram's percentile curve, each value as its bucket's lower bound.
-fn curve(histogram: &Histogram<u64>) -> Vec<(f64, u64)> {
-    if histogram.is_empty() {
-        return Vec::new();
-    }
+/// A value the histogram reports, as the middle of its bucket: hdrhistogram's best
+/// estimate of the samples there. The top bucket's middle can lie above the largest
+/// sample, so it is capped at the exact `max_ms`.
+fn settle(histogram: &Histogram<u64>, value: u64, max_ms: u64) -> u64 {
+    histogram.median_equivalent(value).min(max_ms)
+}
+
+/// The histogram's percentile curve.
+fn curve(histogram: &Histogram<u64>, max_ms: u64) -> Vec<(f64, u64)> {
     histogram
         .iter_quantiles(RTO_CURVE_TICKS_PER_HALF)
         .map(|step| {
-            let rto_ms = histogram.lowest_equivalent(step.value_iterated_to());
+            let rto_ms = settle(histogram, step.value_iterated_to(), max_ms);
             (step.quantile_iterated_to() * 100.0, rto_ms)
         })
         .collect()

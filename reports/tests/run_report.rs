@@ -318,3 +318,19 @@ fn an_unwritable_directory_is_named_in_the_error() {
     assert!(matches!(error, ReportError::CreateDir { .. }), "{error:?}");
     assert!(error.to_string().contains("not-a-dir"), "{error}");
 }
+
+#[test]
+fn a_run_without_samples_still_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = synthetic::run(60_000, 500, 0.99);
+    run.series = switchyard_reports::TimeSeries::default();
+    run.incidents.clear();
+    let written = write_run_report(dir.path(), &run).expect("empty series still draw");
+    assert_eq!(written.charts.len(), 4);
+    for chart in &written.charts {
+        let texts = svg_texts(&read(&chart.svg));
+        assert!(texts.contains(&chart.title), "{}: {texts:?}", chart.name);
+        assert_eq!(decode_png(&chart.png).width, 1000);
+    }
+    assert!(read(&written.report_md).contains("No faults were injected."));
+}

@@ -5,19 +5,28 @@
 
 use super::{LineChart, Series, SeriesStyle};
 
-/// A copy of `chart` with every line series thinned to at most about `max_points`.
+/// A copy of `chart` with every line series thinned to at most about `max_points`,
+/// and without points that are not finite (plotters would draw them at the origin).
 pub(crate) fn chart(chart: &LineChart, max_points: usize) -> LineChart {
     LineChart {
         series: chart
             .series
             .iter()
-            .map(|series| Series {
-                points: match series.style {
-                    SeriesStyle::Line => envelope(&series.points, max_points),
-                    // Marks are few and each one matters.
-                    SeriesStyle::Points => series.points.clone(),
-                },
-                ..series.clone()
+            .map(|series| {
+                let finite: Vec<(f64, f64)> = series
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|(x, y)| x.is_finite() && y.is_finite())
+                    .collect();
+                Series {
+                    points: match series.style {
+                        SeriesStyle::Line => envelope(&finite, max_points),
+                        // Marks are few and each one matters.
+                        SeriesStyle::Points => finite,
+                    },
+                    ..series.clone()
+                }
             })
             .collect(),
         ..chart.clone()
@@ -70,6 +79,29 @@ fn extremes(bucket: &[(f64, f64)]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_that_are_not_finite_are_dropped() {
+        let line = LineChart {
+            name: "test",
+            title: String::new(),
+            x_label: "",
+            y_label: "",
+            y_range: None,
+            series: vec![Series {
+                label: "latency".to_owned(),
+                points: vec![
+                    (0.0, 1.0),
+                    (1.0, f64::NAN),
+                    (2.0, f64::INFINITY),
+                    (3.0, 2.0),
+                ],
+                style: SeriesStyle::Line,
+            }],
+            windows: Vec::new(),
+        };
+        assert_eq!(chart(&line, 100).series[0].points, [(0.0, 1.0), (3.0, 2.0)]);
+    }
 
     #[test]
     fn short_series_are_kept_whole() {
