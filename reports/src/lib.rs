@@ -85,7 +85,7 @@ pub use crate::model::{
 pub use crate::sweep::{RtoStats, SeedResult, SweepReport, SweepSummary};
 
 use crate::charts::ChartFiles;
-use crate::error::{ReportError as Error, create_dir, write_file};
+use crate::error::{create_dir, write_file};
 
 /// The files a writer produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,15 +125,17 @@ pub fn write_run_report(dir: &Path, run: &RunReport) -> Result<Written, ReportEr
         .iter()
         .map(|chart| charts::write(dir, chart))
         .collect::<Result<Vec<_>, _>>()?;
-    let summary_json = dir.join("summary.json");
-    let bytes = json::run(run).map_err(|source| Error::Json {
-        path: summary_json.clone(),
-        source,
-    })?;
-    write_file(&summary_json, &bytes)?;
-    let document = doc::run::document(run);
-    let junit = junit::run(run);
-    finish(dir, summary_json, &document, junit, charts)
+    let summary_json = write_summary(dir, json::run(run))?;
+    let (report_md, report_html) = write_pages(dir, &doc::run::document(run), &charts)?;
+    let junit_xml = write_junit(dir, junit::run(run))?;
+    Ok(Written {
+        dir: dir.to_owned(),
+        summary_json,
+        report_md,
+        report_html,
+        junit_xml,
+        charts: charts.into_iter().map(Chart::from).collect(),
+    })
 }
 
 /// Writes a sweep's report into `dir`, creating it if needed and replacing earlier
@@ -141,51 +143,70 @@ pub fn write_run_report(dir: &Path, run: &RunReport) -> Result<Written, ReportEr
 pub fn write_sweep_report(dir: &Path, sweep: &SweepReport) -> Result<Written, ReportError> {
     create_dir(dir)?;
     let summary = sweep.summarize();
-    let chart = charts::sweep::rto_distribution(&summary.rto);
-    let charts = vec![charts::write(dir, &chart)?];
-    let summary_json = dir.join("summary.json");
-    let bytes = json::sweep(sweep, &summary).map_err(|source| Error::Json {
-        path: summary_json.clone(),
-        source,
-    })?;
-    write_file(&summary_json, &bytes)?;
+    let charts = vec![charts::write(
+        dir,
+        &charts::sweep::rto_distribution(&summary.rto),
+    )?];
+    let summary_json = write_summary(dir, json::sweep(sweep, &summary))?;
     let document = doc::sweep::document(sweep, &summary);
-    let junit = junit::sweep(sweep);
-    finish(dir, summary_json, &document, junit, charts)
-}
-
-/// The files both kinds of report share: Markdown, HTML and JUnit.
-fn finish(
-    dir: &Path,
-    summary_json: PathBuf,
-    document: &doc::Document,
-    junit: Result<String, quick_xml::SeError>,
-    charts: Vec<ChartFiles>,
-) -> Result<Written, ReportError> {
-    let report_md = dir.join("report.md");
-    write_file(&report_md, markdown::render(document, &charts).as_bytes())?;
-    let report_html = dir.join("report.html");
-    write_file(&report_html, html::render(document, &charts).as_bytes())?;
-    let junit_xml = dir.join("junit.xml");
-    let xml = junit.map_err(|source| Error::Xml {
-        path: junit_xml.clone(),
-        source,
-    })?;
-    write_file(&junit_xml, xml.as_bytes())?;
+    let (report_md, report_html) = write_pages(dir, &document, &charts)?;
+    let junit_xml = write_junit(dir, junit::sweep(sweep))?;
     Ok(Written {
         dir: dir.to_owned(),
         summary_json,
         report_md,
         report_html,
         junit_xml,
-        charts: charts
-            .into_iter()
-            .map(|c| Chart {
-                name: c.name,
-                title: c.title,
-                svg: c.svg,
-                png: c.png,
-            })
-            .collect(),
+        charts: charts.into_iter().map(Chart::from).collect(),
     })
+}
+
+impl From<ChartFiles> for Chart {
+    fn from(files: ChartFiles) -> Self {
+        Chart {
+            name: files.name,
+            title: files.title,
+            svg: files.svg,
+            png: files.png,
+        }
+    }
+}
+
+fn write_summary(
+    dir: &Path,
+    json: Result<Vec<u8>, serde_json::Error>,
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join("summary.json");
+    let bytes = json.map_err(|source| ReportError::Json {
+        path: path.clone(),
+        source,
+    })?;
+    write_file(&path, &bytes)?;
+    Ok(path)
+}
+
+/// `report.md` and `report.html`, rendered from one document.
+fn write_pages(
+    dir: &Path,
+    document: &doc::Document,
+    charts: &[ChartFiles],
+) -> Result<(PathBuf, PathBuf), ReportError> {
+    let report_md = dir.join("report.md");
+    write_file(&report_md, markdown::render(document, charts).as_bytes())?;
+    let report_html = dir.join("report.html");
+    write_file(&report_html, html::render(document, charts).as_bytes())?;
+    Ok((report_md, report_html))
+}
+
+fn write_junit(
+    dir: &Path,
+    xml: Result<String, quick_xml::SeError>,
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join("junit.xml");
+    let xml = xml.map_err(|source| ReportError::Xml {
+        path: path.clone(),
+        source,
+    })?;
+    write_file(&path, xml.as_bytes())?;
+    Ok(path)
 }

@@ -184,16 +184,6 @@ pub enum Verdict {
     Fail,
 }
 
-impl Verdict {
-    /// `pass` or `fail`, as in the JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-        }
-    }
-}
-
 /// Sampled series over the run, for the charts. Each point starts with its time in run
 /// milliseconds; points are in time order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

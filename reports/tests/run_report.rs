@@ -334,3 +334,21 @@ fn a_run_without_samples_still_writes_every_report() {
     }
     assert!(read(&written.report_md).contains("No faults were injected."));
 }
+
+#[test]
+fn a_node_that_answers_no_probes_leaves_a_gap_in_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, written) = write(dir.path(), 0.99);
+    let probe = written
+        .charts
+        .iter()
+        .find(|c| c.name == "probe_latency")
+        .unwrap();
+    let svg = read(&probe.svg);
+    let runs = attribute_values(&svg, "points")
+        .iter()
+        .filter(|points| points.split_whitespace().count() > 10)
+        .count();
+    // Six nodes answer throughout; eu-west's three are cut in two by the outage.
+    assert_eq!(runs, 6 + 3 * 2);
+}

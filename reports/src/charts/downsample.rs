@@ -5,32 +5,49 @@
 
 use super::{LineChart, Series, SeriesStyle};
 
-/// A copy of `chart` with every line series thinned to at most about `max_points`,
-/// and without points that are not finite (plotters would draw them at the origin).
+/// A copy of `chart` with every line series thinned to at most about `max_points`
+/// (shared among its segments by length), and without points that are not finite
+/// (plotters would draw them at the origin).
 pub(crate) fn chart(chart: &LineChart, max_points: usize) -> LineChart {
     LineChart {
         series: chart
             .series
             .iter()
-            .map(|series| {
-                let finite: Vec<(f64, f64)> = series
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|(x, y)| x.is_finite() && y.is_finite())
-                    .collect();
-                Series {
-                    points: match series.style {
-                        SeriesStyle::Line => envelope(&finite, max_points),
-                        // Marks are few and each one matters.
-                        SeriesStyle::Points => finite,
-                    },
-                    ..series.clone()
-                }
+            .map(|series| Series {
+                segments: thin(series, max_points),
+                ..series.clone()
             })
             .collect(),
         ..chart.clone()
     }
+}
+
+fn thin(series: &Series, max_points: usize) -> Vec<Vec<(f64, f64)>> {
+    let finite = |segment: &Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+        segment
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect()
+    };
+    let segments: Vec<Vec<(f64, f64)>> = series
+        .segments
+        .iter()
+        .map(finite)
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    if series.style == SeriesStyle::Points {
+        // Marks are few and each one matters.
+        return segments;
+    }
+    let total: usize = segments.iter().map(Vec::len).sum();
+    segments
+        .iter()
+        .map(|segment| {
+            let share = (max_points * segment.len()).div_ceil(total.max(1));
+            envelope(segment, share.max(2))
+        })
+        .collect()
 }
 
 /// Keeps the first and last point and, per bucket, the lowest and highest point in x
@@ -90,17 +107,20 @@ mod tests {
             y_range: None,
             series: vec![Series {
                 label: "latency".to_owned(),
-                points: vec![
+                segments: vec![vec![
                     (0.0, 1.0),
                     (1.0, f64::NAN),
                     (2.0, f64::INFINITY),
                     (3.0, 2.0),
-                ],
+                ]],
                 style: SeriesStyle::Line,
             }],
             windows: Vec::new(),
         };
-        assert_eq!(chart(&line, 100).series[0].points, [(0.0, 1.0), (3.0, 2.0)]);
+        assert_eq!(
+            chart(&line, 100).series[0].segments,
+            [[(0.0, 1.0), (3.0, 2.0)]]
+        );
     }
 
     #[test]

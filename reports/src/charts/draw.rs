@@ -121,14 +121,18 @@ fn draw_windows<DB: DrawingBackend>(
 fn draw_series<DB: DrawingBackend>(ctx: &mut Ctx<'_, DB>, chart: &LineChart) -> Result<(), String> {
     for (index, series) in chart.series.iter().enumerate() {
         let color = color(index);
-        let points = series.points.iter().copied();
         match series.style {
-            SeriesStyle::Line => ctx.draw_series(LineSeries::new(points, color.stroke_width(2))),
+            SeriesStyle::Line => {
+                for segment in &series.segments {
+                    let line = LineSeries::new(segment.iter().copied(), color.stroke_width(2));
+                    ctx.draw_series(line).map_err(text)?;
+                }
+            }
             SeriesStyle::Points => {
-                ctx.draw_series(points.map(|p| Circle::new(p, 4, color.filled())))
+                let marks = series.points().map(|p| Circle::new(p, 4, color.filled()));
+                ctx.draw_series(marks).map_err(text)?;
             }
         }
-        .map_err(text)?;
     }
     Ok(())
 }
@@ -185,14 +189,14 @@ fn bounds(chart: &LineChart) -> (Range<f64>, Range<f64>) {
     let xs = chart
         .series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .flat_map(|s| s.points().map(|p| p.0))
         .chain(chart.windows.iter().flat_map(|w| [w.start, w.end]));
     let x_range = span(xs).unwrap_or(0.0..1.0);
     let y_range = chart.y_range.clone().unwrap_or_else(|| {
         let y_max = chart
             .series
             .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .flat_map(|s| s.points().map(|p| p.1))
             .fold(0.0_f64, f64::max);
         0.0..if y_max > 0.0 { y_max * 1.1 } else { 1.0 }
     });

@@ -50,10 +50,18 @@ pub(crate) struct LineChart {
 pub(crate) struct Series {
     /// Legend text.
     pub label: String,
-    /// `(x, y)` in x order.
-    pub points: Vec<(f64, f64)>,
+    /// Runs of `(x, y)` points in x order; a line joins the points of a run, never
+    /// two runs, so a gap in the data (a node that answered no probe) stays visible.
+    pub segments: Vec<Vec<(f64, f64)>>,
     /// How the points are drawn.
     pub style: SeriesStyle,
+}
+
+impl Series {
+    /// Every point of every run.
+    pub(crate) fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.segments.iter().flatten().copied()
+    }
 }
 
 /// How a series is drawn.

@@ -32,12 +32,12 @@ pub(crate) fn rto_distribution(rto: &RtoStats) -> LineChart {
         series: vec![
             Series {
                 label: "RTO by percentile".to_owned(),
-                points: curve,
+                segments: vec![curve],
                 style: SeriesStyle::Line,
             },
             Series {
                 label: "p50, p90, p99, max".to_owned(),
-                points: marks,
+                segments: vec![marks],
                 style: SeriesStyle::Points,
             },
         ],
