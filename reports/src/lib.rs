@@ -125,17 +125,12 @@ pub fn write_run_report(dir: &Path, run: &RunReport) -> Result<Written, ReportEr
         .iter()
         .map(|chart| charts::write(dir, chart))
         .collect::<Result<Vec<_>, _>>()?;
-    let summary_json = write_summary(dir, json::run(run))?;
-    let (report_md, report_html) = write_pages(dir, &doc::run::document(run), &charts)?;
-    let junit_xml = write_junit(dir, junit::run(run))?;
-    Ok(Written {
-        dir: dir.to_owned(),
-        summary_json,
-        report_md,
-        report_html,
-        junit_xml,
-        charts: charts.into_iter().map(Chart::from).collect(),
-    })
+    let contents = Contents {
+        summary_json: json::run(run),
+        document: doc::run::document(run),
+        junit_xml: junit::run(run),
+    };
+    write_contents(dir, contents, charts)
 }
 
 /// Writes a sweep's report into `dir`, creating it if needed and replacing earlier
@@ -143,14 +138,51 @@ pub fn write_run_report(dir: &Path, run: &RunReport) -> Result<Written, ReportEr
 pub fn write_sweep_report(dir: &Path, sweep: &SweepReport) -> Result<Written, ReportError> {
     create_dir(dir)?;
     let summary = sweep.summarize();
-    let charts = vec![charts::write(
-        dir,
-        &charts::sweep::rto_distribution(&summary.rto),
-    )?];
-    let summary_json = write_summary(dir, json::sweep(sweep, &summary))?;
-    let document = doc::sweep::document(sweep, &summary);
-    let (report_md, report_html) = write_pages(dir, &document, &charts)?;
-    let junit_xml = write_junit(dir, junit::sweep(sweep))?;
+    let chart = charts::sweep::rto_distribution(&summary.rto);
+    let charts = vec![charts::write(dir, &chart)?];
+    let contents = Contents {
+        summary_json: json::sweep(sweep, &summary),
+        document: doc::sweep::document(sweep, &summary),
+        junit_xml: junit::sweep(sweep),
+    };
+    write_contents(dir, contents, charts)
+}
+
+/// What both kinds of report write besides their charts. Serialisation results are
+/// kept unmapped until the file they belong to is known, so errors can name it.
+struct Contents {
+    summary_json: Result<Vec<u8>, serde_json::Error>,
+    document: doc::Document,
+    junit_xml: Result<String, quick_xml::SeError>,
+}
+
+fn write_contents(
+    dir: &Path,
+    contents: Contents,
+    charts: Vec<ChartFiles>,
+) -> Result<Written, ReportError> {
+    let summary_json = dir.join("summary.json");
+    let bytes = contents.summary_json.map_err(|source| ReportError::Json {
+        path: summary_json.clone(),
+        source,
+    })?;
+    write_file(&summary_json, &bytes)?;
+    let report_md = dir.join("report.md");
+    write_file(
+        &report_md,
+        markdown::render(&contents.document, &charts).as_bytes(),
+    )?;
+    let report_html = dir.join("report.html");
+    write_file(
+        &report_html,
+        html::render(&contents.document, &charts).as_bytes(),
+    )?;
+    let junit_xml = dir.join("junit.xml");
+    let xml = contents.junit_xml.map_err(|source| ReportError::Xml {
+        path: junit_xml.clone(),
+        source,
+    })?;
+    write_file(&junit_xml, xml.as_bytes())?;
     Ok(Written {
         dir: dir.to_owned(),
         summary_json,
@@ -170,43 +202,4 @@ impl From<ChartFiles> for Chart {
             png: files.png,
         }
     }
-}
-
-fn write_summary(
-    dir: &Path,
-    json: Result<Vec<u8>, serde_json::Error>,
-) -> Result<PathBuf, ReportError> {
-    let path = dir.join("summary.json");
-    let bytes = json.map_err(|source| ReportError::Json {
-        path: path.clone(),
-        source,
-    })?;
-    write_file(&path, &bytes)?;
-    Ok(path)
-}
-
-/// `report.md` and `report.html`, rendered from one document.
-fn write_pages(
-    dir: &Path,
-    document: &doc::Document,
-    charts: &[ChartFiles],
-) -> Result<(PathBuf, PathBuf), ReportError> {
-    let report_md = dir.join("report.md");
-    write_file(&report_md, markdown::render(document, charts).as_bytes())?;
-    let report_html = dir.join("report.html");
-    write_file(&report_html, html::render(document, charts).as_bytes())?;
-    Ok((report_md, report_html))
-}
-
-fn write_junit(
-    dir: &Path,
-    xml: Result<String, quick_xml::SeError>,
-) -> Result<PathBuf, ReportError> {
-    let path = dir.join("junit.xml");
-    let xml = xml.map_err(|source| ReportError::Xml {
-        path: path.clone(),
-        source,
-    })?;
-    write_file(&path, xml.as_bytes())?;
-    Ok(path)
 }
