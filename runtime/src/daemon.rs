@@ -17,6 +17,7 @@ use crate::config::DaemonConfig;
 use crate::driver::{Driver, DriverInput, DriverSettings};
 use crate::lavalink::watcher::{WatchTarget, watch_node};
 use crate::lavalink::{LavalinkClient, NodeEndpoint};
+use crate::metrics::Metrics;
 use crate::ports::websocket::TokioConnector;
 
 /// How long shutdown waits for queued alerts.
@@ -91,7 +92,14 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         epoch_unix_ms: started_unix_ms,
         ..DriverSettings::default()
     };
+    let metrics = Metrics::new();
+    // Until the leader lease arrives, the one daemon per Redis always acts.
+    metrics.set_leader(true);
+    if let Some(alerts) = &alerts {
+        metrics.watch_alerts(alerts.clone());
+    }
     let (driver, handle) = Driver::new(core, clients, store, alerts.clone(), settings);
+    let driver = driver.with_metrics(metrics.clone());
     let driver_task = tokio::spawn(driver.run());
     for endpoint in &config.endpoints {
         tokio::spawn(watch_node(
@@ -112,7 +120,8 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         handle.clone(),
         config.api_token.clone(),
         config.bot_token.clone(),
-    );
+    )
+    .with_metrics(metrics);
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(termination());
     if let Err(error) = serve.await {
         tracing::error!(%error, "API server stopped");

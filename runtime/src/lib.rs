@@ -12,5 +12,6 @@ pub mod config;
 pub mod daemon;
 pub mod driver;
 pub mod lavalink;
+pub mod metrics;
 pub mod ports;
 pub mod store_schema;

@@ -36,6 +36,7 @@ async fn overflow_drops_are_counted_and_reported_when_delivery_resumes() {
     dispatcher.submit(&node_down(AlertAction::Trigger, "c4", Severity::Critical));
     let stats = &dispatcher.stats()[0];
     assert_eq!((stats.dropped, stats.queued), (2, 3), "{stats:?}");
+    assert_eq!(stats.overflowed, 2, "both drops were overflow: {stats:?}");
 
     receiver.otherwise("/g", None);
     wait_stats(&dispatcher, |s| s[0].sent == 4).await;
@@ -124,4 +125,5 @@ async fn flush_delivers_by_the_deadline_and_counts_the_rest() {
     assert_eq!(report.abandoned, 3);
     let stats = &dispatcher.stats()[0];
     assert_eq!((stats.dropped, stats.queued, stats.sent), (3, 0, 0));
+    assert_eq!(stats.overflowed, 0, "abandoned at shutdown, not overflow");
 }

@@ -69,6 +69,7 @@ impl SinkShared {
             retried: 0,
             rejected: 0,
             dropped: 0,
+            overflowed: 0,
             failed: 0,
             suppressed: 0,
             queued: 0,
@@ -107,6 +108,7 @@ impl SinkShared {
             } else {
                 let victim = state.outbox.push(alert, now);
                 state.stats.dropped += u64::from(victim.is_some());
+                state.stats.overflowed += u64::from(victim.is_some());
                 if let Some(victim) = &victim {
                     if victim.action == AlertAction::Resolve {
                         // The channel will not hear this resolve: let the next trigger

@@ -21,6 +21,9 @@ pub struct SinkStats {
     /// at the shutdown deadline. Each one was also logged, and overflow is reported
     /// through the sink itself once it delivers again.
     pub dropped: u64,
+    /// The part of `dropped` lost to a full outbox (the receiver stayed away while
+    /// alerts kept coming): the figure that says the outbox is too small.
+    pub overflowed: u64,
     /// Alerts given up after `max_attempts` retryable failures.
     pub failed: u64,
     /// Slack and Discord triggers not posted again because the same alert was already

@@ -4,7 +4,8 @@
 //! * Bots: `POST /api/bots/players/{guild}` (where to play), `DELETE` the same (stopped),
 //!   `POST /api/bots/spares/{process}` (a hot spare stands by).
 //! * Status: `GET /api/control-panel/lavalink/nodes`, `/api/status`,
-//!   `/api/failover-history`, `/api/alerts`; `/healthz`, `/readyz`.
+//!   `/api/failover-history`, `/api/alerts`; `/healthz`, `/readyz`; `/metrics`
+//!   (Prometheus, OpenMetrics text).
 //! * Operators, behind a bearer token: `POST /api/failover/{region}`,
 //!   `/api/failover/{region}/restore`, `/api/nodes/{name}/drain`,
 //!   `/api/nodes/{name}/enable`, `/api/nodes/{name}/maintenance`,
@@ -12,17 +13,20 @@
 
 mod auth;
 mod bots;
+mod metrics;
 mod operators;
+mod routes;
 mod status;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
 
 pub use auth::ApiToken;
+pub use routes::route_list;
 
 use crate::driver::DriverHandle;
+use crate::metrics::Metrics;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -30,6 +34,7 @@ pub struct ApiState {
     driver: DriverHandle,
     operator_token: Option<Arc<ApiToken>>,
     bot_token: Option<Arc<ApiToken>>,
+    metrics: Option<Metrics>,
 }
 
 impl ApiState {
@@ -44,36 +49,18 @@ impl ApiState {
             driver,
             operator_token: operator_token.map(Arc::new),
             bot_token: bot_token.map(Arc::new),
+            metrics: None,
         }
+    }
+
+    /// Serves `metrics` on `GET /metrics` (without it, that route answers 404).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
-/// The API's routes.
+/// The API's routes (listed, with their methods, by [`route_list`]).
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(status::healthz))
-        .route("/readyz", get(status::readyz))
-        .route("/api/control-panel/lavalink/nodes", get(status::nodes))
-        .route("/api/status", get(status::status))
-        .route("/api/failover-history", get(status::failover_history))
-        .route("/api/alerts", get(status::alerts))
-        .route("/api/bots/players/{guild}", post(bots::request_playback))
-        .route("/api/bots/players/{guild}", delete(bots::stop_playback))
-        .route("/api/bots/spares/{process}", post(bots::register_spare))
-        .route("/api/failover/{region}", post(operators::fail_over_region))
-        .route(
-            "/api/failover/{region}/restore",
-            post(operators::restore_region),
-        )
-        .route("/api/nodes/{name}/drain", post(operators::drain))
-        .route("/api/nodes/{name}/enable", post(operators::enable))
-        .route(
-            "/api/nodes/{name}/maintenance",
-            post(operators::maintenance),
-        )
-        .route(
-            "/api/control-panel/lavalink/reconcile",
-            post(operators::reconcile),
-        )
-        .with_state(state)
+    routes::table().into_router().with_state(state)
 }

@@ -10,6 +10,7 @@
 
 mod inputs;
 mod moves;
+mod observe;
 mod poller;
 pub mod store_writer;
 
@@ -31,6 +32,7 @@ use store_writer::{StoreHealth, StoreWriter};
 
 use crate::alerts::AlertDispatcher;
 use crate::lavalink::{LavalinkClient, LavalinkError, ProbeReport};
+use crate::metrics::Metrics;
 use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
 use crate::store_schema::{PlayerSnapshot, SessionRegistration};
@@ -70,6 +72,7 @@ enum Completion {
     Probe {
         node: NodeId,
         result: Result<ProbeReport, LavalinkError>,
+        elapsed: Duration,
     },
     Move(MoveOutcome),
     Polled(Box<Polled>),
@@ -107,6 +110,7 @@ pub struct Driver<H: HttpClient, S: Store> {
     /// Every command the core issued, for observers (the simulation's trace).
     trace: Option<mpsc::UnboundedSender<(Millis, Command)>>,
     view: watch::Sender<Arc<Controller>>,
+    metrics: Option<Metrics>,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -144,6 +148,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             poll_in_flight: false,
             trace: None,
             view,
+            metrics: None,
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }
@@ -220,7 +225,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             Command::AssignPlayer(assignment) => {
                 self.writer.route(assignment.guild, Some(assignment.node));
             }
-            Command::MovePlayer(order) => self.start_move(now, order),
+            Command::MovePlayer(order) => {
+                self.observe_move_started(&order.to);
+                self.start_move(now, order);
+            }
             Command::ReportDegraded { guild, reason } => {
                 tracing::warn!(%guild, ?reason, "guild degraded");
                 self.writer.route(guild, None);
@@ -249,7 +257,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 }
             }
             Command::Audit(event) => self.writer.stream(StreamWrite::Audit(event)),
-            Command::RecordFailover(record) => self.writer.stream(StreamWrite::Failover(record)),
+            Command::RecordFailover(record) => {
+                self.observe_failover(&record);
+                self.writer.stream(StreamWrite::Failover(record));
+            }
         }
     }
 
@@ -260,16 +271,27 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         };
         let tx = self.completions_tx.clone();
         tokio::spawn(async move {
+            let started = Instant::now();
             let result = client.probe().await;
+            let elapsed = started.elapsed();
             // The driver stopping is the only way the receiver goes away.
-            let _ = tx.send(Completion::Probe { node, result });
+            let _ = tx.send(Completion::Probe {
+                node,
+                result,
+                elapsed,
+            });
         });
     }
 
     fn complete(&mut self, completion: Completion) {
         let now = self.now();
         match completion {
-            Completion::Probe { node, result } => {
+            Completion::Probe {
+                node,
+                result,
+                elapsed,
+            } => {
+                self.observe_probe(&node, elapsed, result.is_ok());
                 let outcome = match result {
                     Ok(report) => self.core.handle_probe_ok(
                         now,

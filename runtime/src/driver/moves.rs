@@ -109,6 +109,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
     }
 
     pub(super) fn finish_move(&mut self, now: Millis, outcome: MoveOutcome) {
+        self.observe_move_finished(&outcome.to, outcome.result.is_ok());
         match outcome.result {
             Ok(session) => {
                 self.core.handle_move_succeeded(now, outcome.id);
