@@ -74,5 +74,6 @@ pub mod time;
 pub mod topology;
 
 pub use controller::{
-    ActiveAlert, Controller, InputError, PlaybackRequest, PlayerPlacement, PlayerView,
+    ActiveAlert, Controller, InputError, PlaybackRequest, PlayerAdoption, PlayerPlacement,
+    PlayerView,
 };

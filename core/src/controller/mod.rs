@@ -4,6 +4,7 @@
 //! that carries `now`), operator mutators (`drain_node`, `fail_over_region`, ...) and
 //! `poll_*` (drain commands, ask for the next deadline).
 
+mod adoption;
 mod failover;
 mod nodes;
 mod players;
@@ -23,6 +24,7 @@ use crate::shards::{ShardOutputs, ShardSupervisor};
 use crate::time::{Millis, earliest};
 use crate::topology::{NodeIdx, StaticTopology, TopologySpec};
 
+pub use adoption::PlayerAdoption;
 pub use players::PlaybackRequest;
 pub use views::{ActiveAlert, PlayerPlacement, PlayerView};
 

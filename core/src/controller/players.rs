@@ -129,7 +129,7 @@ impl Controller {
         Ok(())
     }
 
-    fn place_new(&mut self, now: Millis, guild: GuildId, clamped: bool) {
+    pub(super) fn place_new(&mut self, now: Millis, guild: GuildId, clamped: bool) {
         let player = &self.players[&guild];
         let home = player.home;
         match self.choose_node(now, player.eligibility(), &[]) {
@@ -381,7 +381,7 @@ impl Controller {
     }
 
     /// Moves a guild whose plan or pin changed if where it plays is no longer allowed.
-    fn enforce_policy(&mut self, now: Millis, guild: GuildId) {
+    pub(super) fn enforce_policy(&mut self, now: Millis, guild: GuildId) {
         let player = &self.players[&guild];
         let Some(node) = player.serving_node() else {
             return;
