@@ -6,10 +6,11 @@
 
 mod alerts_support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use alerts_support::{Receiver, Reply, fast_sink, node_down};
-use serde_json::json;
+use serde_json::{Value, json};
 use switchyard_core::Controller;
 use switchyard_core::alerts::{AlertAction, Severity};
 use switchyard_core::config::ControllerConfig;
@@ -313,6 +314,63 @@ async fn probes_nodes_and_moves_show_in_the_scrape_with_their_types_and_labels()
         scraped.value("switchyard_node_available", &node(killed)),
         Some(0.0)
     );
+
+    // The drain's incident ends once its moves are given up: counted by trigger.
+    let scraped = world
+        .scrape_until("the drain's incident finished", |s| {
+            !s.matching("switchyard_failovers_total", &[("trigger", "drain")])
+                .is_empty()
+        })
+        .await;
+    every_dashboard_metric_is_exported(&scraped);
+}
+
+/// Every `switchyard_*` name in the Grafana dashboard's queries is a series of a real
+/// scrape, so no panel stays empty for want of a metric that does not exist.
+fn every_dashboard_metric_is_exported(scraped: &Exposition) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/grafana/switchyard-dashboard.json"
+    );
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the dashboard exists"))
+            .expect("the dashboard is JSON");
+    let mut queries = Vec::new();
+    collect_queries(&dashboard, &mut queries);
+    assert!(queries.len() >= 20, "{queries:?}");
+    let exported = scraped.series_names();
+    let mut used = BTreeSet::new();
+    for query in &queries {
+        for (start, _) in query.match_indices("switchyard_") {
+            let name: String = query[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            used.insert(name);
+        }
+    }
+    let missing: Vec<&String> = used.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "dashboard queries unexported {missing:?}"
+    );
+    assert!(used.len() >= 20, "{used:?}");
+}
+
+/// Panel `expr`s and template-variable queries.
+fn collect_queries(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("expr" | "definition", Value::String(query)) => into.push(query.clone()),
+                    _ => collect_queries(child, into),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_queries(item, into)),
+        _ => {}
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

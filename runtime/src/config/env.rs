@@ -96,7 +96,7 @@ fn apply_nodes(
         raw.lavalink.push(LavalinkSection {
             name,
             url,
-            password: password.clone(),
+            password: Some(password.clone()),
         });
     }
     Ok(())
@@ -146,8 +146,14 @@ pub(super) fn apply(
     if let Some(token) = env("SWITCHYARD_API_TOKEN") {
         raw.daemon.api_token = Some(token);
     }
+    if let Some(token) = env("SWITCHYARD_BOT_TOKEN") {
+        raw.daemon.bot_token = Some(token);
+    }
+    if let Some(password) = env("LAVALINK_PASSWORD") {
+        raw.daemon.lavalink_password = Some(password);
+    }
     if let Some(nodes) = env("LAVALINK_NODES") {
-        let password = env("LAVALINK_PASSWORD").or_else(|| raw.daemon.lavalink_password.clone());
+        let password = raw.daemon.lavalink_password.clone();
         apply_nodes(&mut raw, &nodes, password)?;
     }
     if let Some(url) = env("LAVALINK_HEALTH_WEBHOOK") {

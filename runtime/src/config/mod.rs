@@ -6,12 +6,13 @@
 //! | Variable | Meaning |
 //! |---|---|
 //! | `LAVALINK_NODES` | `region:name:url,...`; replaces the file's nodes (regions it names are added) |
-//! | `LAVALINK_PASSWORD` | password of the nodes `LAVALINK_NODES` lists |
+//! | `LAVALINK_PASSWORD` | password of the nodes `LAVALINK_NODES` lists, and of `[[lavalink]]` entries without one |
 //! | `LAVALINK_HEALTH_WEBHOOK` | an alert webhook; its kind is recognised from the URL |
 //! | `PAGERDUTY_ROUTING_KEY` | routing key when that webhook is PagerDuty's |
 //! | `QUEUE_REDIS_URL` | the Redis URL |
 //! | `SWITCHYARD_LISTEN` | the API's listen address |
 //! | `SWITCHYARD_API_TOKEN` | bearer token of the operator endpoints |
+//! | `SWITCHYARD_BOT_TOKEN` | bearer token of the bot endpoints (open when unset) |
 //!
 //! A bad value is an error naming the variable, or the file, line, column and field.
 

@@ -55,7 +55,8 @@ pub struct DaemonSection {
     pub store_poll_interval_ms: Option<u64>,
     /// Capacity of nodes listed by `LAVALINK_NODES` (default 1,000 players).
     pub default_node_capacity: Option<u32>,
-    /// Password of nodes listed by `LAVALINK_NODES` (or `LAVALINK_PASSWORD`).
+    /// Password of nodes listed by `LAVALINK_NODES` and of `[[lavalink]]` entries that
+    /// give none (`LAVALINK_PASSWORD` overrides it).
     pub lavalink_password: Option<String>,
 }
 
@@ -100,8 +101,10 @@ pub struct LavalinkSection {
     pub name: NodeId,
     /// Base URL, `http://host:2333`.
     pub url: String,
-    /// Its password.
-    pub password: String,
+    /// Its password; when absent, `daemon.lavalink_password` (or `LAVALINK_PASSWORD`),
+    /// so the file can hold no secret.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// Parses the file; errors carry the line and column.
@@ -206,10 +209,21 @@ impl RawConfig {
                 })?;
             let base_url = check_base_url(&section.url)
                 .map_err(|m| invalid(source, format!("lavalink.{}.url", node.name), m))?;
+            let password = section
+                .password
+                .clone()
+                .or_else(|| daemon.lavalink_password.clone())
+                .ok_or_else(|| {
+                    invalid(
+                        source,
+                        format!("lavalink.{}.password", node.name),
+                        "no password: set it here, in daemon.lavalink_password or in LAVALINK_PASSWORD",
+                    )
+                })?;
             endpoints.push(NodeEndpoint {
                 name: node.name.clone(),
                 base_url,
-                password: section.password.clone(),
+                password,
             });
         }
         if let Some((i, extra)) = self
