@@ -1,8 +1,9 @@
 //! Wires the production adapters around the driver and runs until SIGTERM/SIGINT.
 //!
-//! Shutdown stops taking API requests, stops the driver, and flushes the alert outbox
-//! within a deadline. (The leader lease that lets two daemons share one Redis arrives
-//! with the high-availability work; until then run one daemon per Redis.)
+//! Several daemons may share one Redis: a leader lease decides which one acts (see
+//! [`crate::leader`]). Shutdown stops taking API requests, stops acting, writes what the
+//! store is owed, releases the lease (so a standby takes over at its next attempt rather
+//! than after the lease's TTL), and flushes the alert outbox, each within a deadline.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,11 +18,15 @@ use crate::config::DaemonConfig;
 use crate::driver::{Driver, DriverInput, DriverSettings};
 use crate::lavalink::watcher::{WatchTarget, watch_node};
 use crate::lavalink::{LavalinkClient, NodeEndpoint};
+use crate::leader::{ControllerId, Leadership, LeaseKeeper, Phase};
 use crate::metrics::Metrics;
+use crate::ports::store::Store;
 use crate::ports::websocket::TokioConnector;
 
 /// How long shutdown waits for queued alerts.
 const ALERT_FLUSH_MS: u64 = 5_000;
+/// How long shutdown waits for the writes owed to the store before releasing the lease.
+const STORE_FLUSH_MS: u64 = 2_000;
 
 /// Why the daemon could not run.
 #[derive(Debug, Error)]
@@ -93,13 +98,26 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         ..DriverSettings::default()
     };
     let metrics = Metrics::new();
-    // Until the leader lease arrives, the one daemon per Redis always acts.
-    metrics.set_leader(true);
     if let Some(alerts) = &alerts {
         metrics.watch_alerts(alerts.clone());
     }
-    let (driver, handle) = Driver::new(core, clients, store, alerts.clone(), settings);
-    let driver = driver.with_metrics(metrics.clone());
+    let leadership = Leadership::new(ControllerId {
+        instance: config.leader.instance.clone(),
+        api_url: Some(config.leader.advertise_url.clone()),
+        pid: std::process::id(),
+        started_at_ms: started_unix_ms,
+    });
+    tokio::spawn(report_leadership(leadership.clone(), metrics.clone()));
+    let keeper = LeaseKeeper::new(store.clone(), leadership.clone(), config.leader.settings());
+    let (stop_keeper, keeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let keeper_task = tokio::spawn(keeper.run(async move {
+        let _ = keeper_stopped.await;
+    }));
+    let (driver, handle) = Driver::new(core, clients, store.clone(), alerts.clone(), settings);
+    let driver = driver
+        .with_metrics(metrics.clone())
+        .with_leadership(leadership.clone());
+    let writer = driver.writer().clone();
     let driver_task = tokio::spawn(driver.run());
     for endpoint in &config.endpoints {
         tokio::spawn(watch_node(
@@ -121,15 +139,22 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         config.api_token.clone(),
         config.bot_token.clone(),
     )
-    .with_metrics(metrics);
+    .with_metrics(metrics)
+    .with_leadership(leadership.clone());
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(termination());
     if let Err(error) = serve.await {
         tracing::error!(%error, "API server stopped");
     }
-    tracing::info!("shutting down: stopping the controller and flushing alerts");
+    tracing::info!("shutting down: standing down, releasing the lease and flushing alerts");
+    let held = leadership.resign();
+    let _ = stop_keeper.send(());
+    let _ = keeper_task.await;
     // The loop may already have stopped; either way it takes no more input.
     let _ = handle.send(DriverInput::Shutdown).await;
     let _ = driver_task.await;
+    if let Some(token) = held {
+        release_lease(&store, &writer, &leadership, token).await;
+    }
     if let Some(alerts) = alerts {
         let report = alerts
             .flush(tokio::time::Instant::now() + Duration::from_millis(ALERT_FLUSH_MS))
@@ -137,6 +162,36 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         tracing::info!(?report, "alert outbox flushed");
     }
     Ok(())
+}
+
+/// Writes what the store is owed under this term's token, then gives the lease up.
+async fn release_lease<S: Store>(
+    store: &S,
+    writer: &crate::driver::store_writer::StoreWriter,
+    leadership: &Leadership,
+    token: u64,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(STORE_FLUSH_MS);
+    if !writer.flush(deadline).await {
+        tracing::warn!(owed = writer.owed(), "store writes still owed at shutdown");
+    }
+    match store.release_leader(leadership.holder(), token).await {
+        Ok(true) => tracing::info!(token, "leader lease released"),
+        Ok(false) => tracing::info!(token, "the leader lease had already passed on"),
+        Err(error) => tracing::warn!(%error, "cannot release the leader lease; it lapses"),
+    }
+}
+
+/// Keeps the leader gauge in step with whether this daemon acts.
+async fn report_leadership(leadership: Leadership, metrics: Metrics) {
+    let mut changes = leadership.subscribe();
+    loop {
+        let acting = changes.borrow_and_update().phase() == Phase::Acting;
+        metrics.set_leader(acting);
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod driver;
 pub mod lavalink;
+pub mod leader;
 pub mod metrics;
 pub mod ports;
 pub mod store_schema;

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use switchyard_core::command::NodeHealthReport;
-use switchyard_core::ids::{GuildId, MoveId, NodeId, ProcessId, ShardId};
+use switchyard_core::ids::{GuildId, MoveId, NodeId, PlanId, ProcessId, RegionId, ShardId};
 
 /// Key names. Functions build per-entity keys; constants are the singletons.
 pub mod keys {
@@ -37,6 +37,8 @@ pub mod keys {
     pub const LEADER: &str = "switchyard:leader";
     /// String (integer): the last leader fencing token handed out.
     pub const LEADER_TOKEN: &str = "switchyard:leader:token";
+    /// Hash: guild id (decimal) -> [`super::GuildRecord`] JSON.
+    pub const GUILDS: &str = "switchyard:guilds";
 
     /// `lavalink:health:<node>`.
     pub fn node_health(node: &NodeId) -> String {
@@ -132,6 +134,27 @@ pub struct PlayerSnapshot {
     pub voice: VoiceState,
     /// When the snapshot was written (writer's clock).
     pub updated_at_ms: u64,
+}
+
+/// The value of `switchyard:guilds` (field: the guild id): what the leader knows of a
+/// playing guild beyond the node it plays on, so that a controller taking over can adopt
+/// the guild where it plays instead of placing it anew.
+///
+/// Written by the leader (behind the leader fence) whenever it places or moves a guild;
+/// removed when the guild stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildRecord {
+    /// The guild.
+    pub guild: GuildId,
+    /// Its plan.
+    pub plan: PlanId,
+    /// Its effective home region (the pin, when pinned).
+    pub home_region: RegionId,
+    /// Whether the home region is a data-residency pin.
+    pub pinned: bool,
+    /// The node failover displaced it from, to which restoration returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub displaced_from: Option<NodeId>,
 }
 
 /// One entry of a process's session hash (`switchyard:sessions:<process>`, field node).

@@ -17,6 +17,8 @@ use support::{RedisServer, SimRedisServer};
 
 #[path = "support/contract_cases.rs"]
 mod cases;
+#[path = "support/leader_cases.rs"]
+mod leader_cases;
 
 /// A server the suite runs against.
 trait Backend: Sized {
@@ -121,7 +123,7 @@ macro_rules! contract {
         mod $module {
             use super::*;
 
-            contract!(@cases $backend, $resp3;
+            contract!(@cases cases, $backend, $resp3;
                 missing_keys_read_as_absent,
                 node_health_round_trips_under_the_runbook_key,
                 node_health_expires_after_its_ttl,
@@ -141,14 +143,20 @@ macro_rules! contract {
                 store_built_while_redis_is_down_connects_later,
                 any_connection_like_works,
             );
+            contract!(@cases leader_cases, $backend, $resp3;
+                guild_records_round_trip,
+                fenced_writes_go_through_for_the_leader_only,
+                a_lapsed_lease_admits_its_holder_until_someone_takes_it,
+                a_store_that_lost_its_data_keeps_its_leader,
+            );
         }
     };
-    (@cases $backend:ty, $resp3:expr; $($case:ident),* $(,)?) => {
+    (@cases $cases:ident, $backend:ty, $resp3:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
                 let harness = Harness::<$backend>::start($resp3).await;
-                cases::$case(harness).await;
+                $cases::$case(harness).await;
             }
         )*
     };

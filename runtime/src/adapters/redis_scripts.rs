@@ -35,7 +35,10 @@ pub enum ScriptKind {
     /// tokens are integers (Lua numbers, exact below 2^53; `tostring` would print
     /// large ones in exponent notation).
     LeaderAcquire,
-    /// Extends the leader lease if the caller still holds it with its token.
+    /// Extends the leader lease if the caller still holds it with its token, or takes it
+    /// back (restoring the counter to the caller's token) when nobody holds it and no
+    /// higher token was handed out: after a lapse or a store that lost its data, nobody
+    /// else can have acted in between.
     ///
     /// KEYS: `[leader, token counter]`. ARGV: `[holder, token, ttl ms]`. Reply: 1 or 0.
     LeaderRenew,
@@ -48,17 +51,28 @@ pub enum ScriptKind {
     /// KEYS: `[leader, token counter]`. Reply: nil, or `[holder, token, pttl]` (integer
     /// token).
     LeaderRead,
+    /// A controller write made only while the writer's token is the newest and no other
+    /// controller holds the lease (a lapsed lease nobody took admits it).
+    ///
+    /// KEYS: `[leader, token counter, target]`. ARGV: `[holder, token, op, args...]`
+    /// where op is one of `SET`, `HSET`, `HDEL`, `DEL`, `XADD` (run as
+    /// `op target args...`) or `GRANT` (args `shard, owner, epoch, lease json`, the
+    /// [`ScriptKind::GrantShard`] logic on the target hash). Reply: `[0, holder or '',
+    /// newest token]` refused; `[1, reply]` written (`SET`'s status as the string `OK`);
+    /// for `GRANT`, `[1, code, lease json]` with `GrantShard`'s codes.
+    LeaderFenced,
 }
 
 impl ScriptKind {
     /// Every script, in a fixed order.
-    pub const ALL: [ScriptKind; 6] = [
+    pub const ALL: [ScriptKind; 7] = [
         ScriptKind::GrantShard,
         ScriptKind::FencedWrite,
         ScriptKind::LeaderAcquire,
         ScriptKind::LeaderRenew,
         ScriptKind::LeaderRelease,
         ScriptKind::LeaderRead,
+        ScriptKind::LeaderFenced,
     ];
 
     /// A short name for messages.
@@ -70,6 +84,7 @@ impl ScriptKind {
             ScriptKind::LeaderRenew => "leader_renew",
             ScriptKind::LeaderRelease => "leader_release",
             ScriptKind::LeaderRead => "leader_read",
+            ScriptKind::LeaderFenced => "leader_fenced",
         }
     }
 
@@ -82,6 +97,7 @@ impl ScriptKind {
             ScriptKind::LeaderRenew => LEADER_RENEW,
             ScriptKind::LeaderRelease => LEADER_RELEASE,
             ScriptKind::LeaderRead => LEADER_READ,
+            ScriptKind::LeaderFenced => LEADER_FENCED,
         }
     }
 
@@ -150,8 +166,16 @@ return {1, ARGV[1], token, tonumber(ARGV[2])}
 "#;
 
 const LEADER_RENEW: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then
+local holder = redis.call('GET', KEYS[1])
+local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+local token = tonumber(ARGV[2])
+if holder == ARGV[1] and newest == token then
   return redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+if not holder and newest <= token then
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
 end
 return 0
 "#;
@@ -169,6 +193,39 @@ if not holder then
   return false
 end
 return {holder, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[1])}
+"#;
+
+const LEADER_FENCED: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+if newest > tonumber(ARGV[2]) or (holder and holder ~= ARGV[1]) then
+  return {0, holder or '', newest}
+end
+local op = ARGV[3]
+if op == 'GRANT' then
+  local stored = redis.call('HGET', KEYS[3], ARGV[4])
+  if stored then
+    local lease = cjson.decode(stored)
+    local epoch = tonumber(ARGV[6])
+    local held = tonumber(lease['epoch'])
+    if epoch <= held then
+      if epoch == held and lease['owner'] == ARGV[5] then
+        return {1, 1, stored}
+      end
+      return {1, 0, stored}
+    end
+  end
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[7])
+  return {1, 2, ARGV[7]}
+end
+if op ~= 'SET' and op ~= 'HSET' and op ~= 'HDEL' and op ~= 'DEL' and op ~= 'XADD' then
+  return redis.error_reply('leader_fenced: op not allowed: ' .. op)
+end
+local reply = redis.call(op, KEYS[3], unpack(ARGV, 4))
+if type(reply) == 'table' and reply['ok'] then
+  reply = reply['ok']
+end
+return {1, reply}
 "#;
 
 #[cfg(test)]

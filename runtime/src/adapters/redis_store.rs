@@ -28,10 +28,12 @@ use crate::adapters::redis_codec::{
 };
 use crate::adapters::redis_reconnect::{ClientDialer, ReconnectPolicy, ReconnectingConnection};
 use crate::adapters::redis_scripts::ScriptKind;
-use crate::ports::store::{FencedWrite, LeaderAcquisition, ShardGrant, Store, StoreError};
+use crate::ports::store::{
+    FencedWrite, LeaderAcquisition, LeaderFence, ShardGrant, Store, StoreError,
+};
 use crate::store_schema::{
-    LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot, SessionRegistration,
-    ShardHeartbeat, ShardLease, StreamEntry, StreamId, keys, stream_fields,
+    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot,
+    SessionRegistration, ShardHeartbeat, ShardLease, StreamEntry, StreamId, keys, stream_fields,
 };
 
 /// Most `SCAN` rounds one listing may take; past it the listing fails rather than spin.
@@ -78,6 +80,8 @@ pub struct RedisStore<C> {
     connection: C,
     config: Arc<RedisStoreConfig>,
     scripts: Arc<Scripts>,
+    /// When set, controller writes go through the leader fence.
+    fence: Option<Arc<LeaderFence>>,
 }
 
 impl<C> fmt::Debug for RedisStore<C> {
@@ -85,6 +89,7 @@ impl<C> fmt::Debug for RedisStore<C> {
         // The connection is left out: its URL may carry a password.
         f.debug_struct("RedisStore")
             .field("config", &self.config)
+            .field("fence", &self.fence)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +102,7 @@ struct Scripts {
     leader_renew: redis::Script,
     leader_release: redis::Script,
     leader_read: redis::Script,
+    leader_fenced: redis::Script,
 }
 
 impl Scripts {
@@ -108,6 +114,7 @@ impl Scripts {
             leader_renew: ScriptKind::LeaderRenew.script(),
             leader_release: ScriptKind::LeaderRelease.script(),
             leader_read: ScriptKind::LeaderRead.script(),
+            leader_fenced: ScriptKind::LeaderFenced.script(),
         }
     }
 }
@@ -164,6 +171,7 @@ where
             connection,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
+            fence: None,
         }
     }
 
@@ -234,20 +242,28 @@ where
         Ok(values)
     }
 
-    /// Appends to a capped stream.
+    /// Appends to a capped stream (a controller write).
     async fn xadd(
         &self,
+        operation: &'static str,
         stream: &str,
         len_max: usize,
         fields: &[(&str, String)],
     ) -> Result<StreamId, OpError> {
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(stream).arg("MAXLEN").arg("~").arg(len_max).arg("*");
+        let mut args = vec![
+            "MAXLEN".to_owned(),
+            "~".to_owned(),
+            len_max.to_string(),
+            "*".to_owned(),
+        ];
         for (field, value) in fields {
-            cmd.arg(*field).arg(value);
+            args.push((*field).to_owned());
+            args.push(value.clone());
         }
-        let id: String = cmd.query_async(&mut self.conn()).await?;
-        Ok(StreamId(id))
+        let reply = self
+            .controller_write(operation, "XADD", stream, args)
+            .await?;
+        Ok(StreamId(redis::from_redis_value(reply)?))
     }
 
     /// The newest `count` raw entries of a stream, newest first.
@@ -341,4 +357,5 @@ fn parse_shard(key: &str, field: &str) -> Option<ShardId> {
     }
 }
 
+mod leader_fence;
 mod store_impl;

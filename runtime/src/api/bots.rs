@@ -10,7 +10,7 @@ use switchyard_core::PlaybackRequest;
 use switchyard_core::command::DegradedReason;
 use switchyard_core::ids::{GuildId, NodeId, PlanId, ProcessId, RegionId};
 
-use super::{ApiState, auth};
+use super::{ApiState, auth, leader};
 use crate::driver::{DriverInput, PlacementReply};
 
 /// Body of `POST /api/bots/players/{guild}`.
@@ -46,10 +46,15 @@ pub struct SpareBody {
     pub region: Option<RegionId>,
 }
 
-fn bot_auth(state: &ApiState, headers: &HeaderMap) -> Result<(), StatusCode> {
-    match &state.bot_token {
+/// The bot token's check, then the standby's refusal.
+fn bot_refusal(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
+    let authorised = match &state.bot_token {
         None => Ok(()),
         Some(token) => auth::check(Some(token), headers),
+    };
+    match authorised {
+        Err(status) => Some(status.into_response()),
+        Ok(()) => leader::standby_refusal(state),
     }
 }
 
@@ -67,8 +72,8 @@ pub(super) async fn request_playback(
     headers: HeaderMap,
     Json(body): Json<PlacementRequestBody>,
 ) -> Response {
-    if let Err(status) = bot_auth(&state, &headers) {
-        return status.into_response();
+    if let Some(refusal) = bot_refusal(&state, &headers) {
+        return refusal;
     }
     let request = PlaybackRequest {
         guild: GuildId(guild),
@@ -86,6 +91,7 @@ pub(super) async fn request_playback(
             Json(json!({ "error": error })),
         )
             .into_response(),
+        Ok(PlacementReply::Standby) => leader::stood_down(&state),
         Err(_) => gone(),
     }
 }
@@ -95,8 +101,8 @@ pub(super) async fn stop_playback(
     Path(guild): Path<u64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(status) = bot_auth(&state, &headers) {
-        return status.into_response();
+    if let Some(refusal) = bot_refusal(&state, &headers) {
+        return refusal;
     }
     match state
         .driver
@@ -114,8 +120,8 @@ pub(super) async fn register_spare(
     headers: HeaderMap,
     body: Option<Json<SpareBody>>,
 ) -> Response {
-    if let Err(status) = bot_auth(&state, &headers) {
-        return status.into_response();
+    if let Some(refusal) = bot_refusal(&state, &headers) {
+        return refusal;
     }
     let region = body.and_then(|Json(b)| b.region);
     let input = DriverInput::SpareRegistered {

@@ -13,6 +13,7 @@
 
 mod auth;
 mod bots;
+mod leader;
 mod metrics;
 mod operators;
 mod routes;
@@ -23,9 +24,11 @@ use std::sync::Arc;
 use axum::Router;
 
 pub use auth::ApiToken;
+pub use leader::LEADER_HEADER;
 pub use routes::route_list;
 
 use crate::driver::DriverHandle;
+use crate::leader::Leadership;
 use crate::metrics::Metrics;
 
 /// What the handlers share.
@@ -35,6 +38,7 @@ pub struct ApiState {
     operator_token: Option<Arc<ApiToken>>,
     bot_token: Option<Arc<ApiToken>>,
     metrics: Option<Metrics>,
+    leadership: Option<Leadership>,
 }
 
 impl ApiState {
@@ -50,7 +54,15 @@ impl ApiState {
             operator_token: operator_token.map(Arc::new),
             bot_token: bot_token.map(Arc::new),
             metrics: None,
+            leadership: None,
         }
+    }
+
+    /// Serves bots and operators only while `leadership` acts; a standby sends them on
+    /// to the leader (see the `leader` module).
+    pub fn with_leadership(mut self, leadership: Leadership) -> Self {
+        self.leadership = Some(leadership);
+        self
     }
 
     /// Serves `metrics` on `GET /metrics` (without it, that route answers 404).

@@ -8,10 +8,11 @@ use serde_json::json;
 use switchyard_core::InputError;
 use switchyard_core::ids::{NodeId, RegionId};
 
-use super::{ApiState, auth};
+use super::{ApiState, auth, leader};
 use crate::driver::OperatorAction;
 
-/// The 401/403 answer when the operator token is missing or wrong, else `None`.
+/// The 401/403 answer when the operator token is missing or wrong, then the standby's
+/// 503 naming the leader, else `None`.
 fn operator_refusal(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
     auth::check(state.operator_token.as_deref(), headers)
         .err()
@@ -19,6 +20,7 @@ fn operator_refusal(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
             let body = Json(json!({"error": "a valid bearer token is required"}));
             (status, body).into_response()
         })
+        .or_else(|| leader::standby_refusal(state))
 }
 
 async fn act(state: &ApiState, headers: &HeaderMap, action: OperatorAction) -> Response {
@@ -40,11 +42,8 @@ async fn act(state: &ApiState, headers: &HeaderMap, action: OperatorAction) -> R
             Json(json!({"error": error.to_string()})),
         )
             .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "the controller is shutting down"})),
-        )
-            .into_response(),
+        // The driver stopped, or stood down while the action was queued.
+        Err(_) => leader::stood_down(state),
     }
 }
 

@@ -3,25 +3,21 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use switchyard_core::health::NodeStatus;
 
-use super::ApiState;
+use super::{ApiState, leader};
 
 pub(super) async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-pub(super) async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
-    if state.driver.is_running() {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "stopped"})),
-        )
+pub(super) async fn readyz(State(state): State<ApiState>) -> Response {
+    match leader::not_ready(&state) {
+        None => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Some(refusal) => refusal,
     }
 }
 
@@ -74,6 +70,7 @@ pub(super) async fn status(State(state): State<ApiState>) -> impl IntoResponse {
         "evacuated_regions": evacuated,
         "active_alerts": view.active_alerts().len(),
         "shards": view.shards(),
+        "leadership": leader::status_json(&state),
     });
     Json(body)
 }

@@ -152,6 +152,16 @@ pub(super) fn apply(
     if let Some(password) = env("LAVALINK_PASSWORD") {
         raw.daemon.lavalink_password = Some(password);
     }
+    if let Some(instance) = env("SWITCHYARD_INSTANCE") {
+        raw.leader.instance = Some(instance);
+    } else if raw.leader.instance.is_none() {
+        raw.leader.instance = env("HOSTNAME");
+    }
+    if let Some(url) = env("SWITCHYARD_ADVERTISE_URL") {
+        let url = check_base_url(&url)
+            .map_err(|m| env_error("SWITCHYARD_ADVERTISE_URL", format!("url {m}")))?;
+        raw.leader.advertise_url = Some(url);
+    }
     if let Some(nodes) = env("LAVALINK_NODES") {
         let password = raw.daemon.lavalink_password.clone();
         apply_nodes(&mut raw, &nodes, password)?;

@@ -12,11 +12,14 @@
 //! | `QUEUE_REDIS_URL` | the Redis URL |
 //! | `SWITCHYARD_LISTEN` | the API's listen address |
 //! | `SWITCHYARD_API_TOKEN` | bearer token of the operator endpoints |
+//! | `SWITCHYARD_INSTANCE` | this daemon's name in the leader lease (else `HOSTNAME`) |
+//! | `SWITCHYARD_ADVERTISE_URL` | the URL a standby sends bots and operators to while this daemon leads |
 //! | `SWITCHYARD_BOT_TOKEN` | bearer token of the bot endpoints (open when unset) |
 //!
 //! A bad value is an error naming the variable, or the file, line, column and field.
 
 mod env;
+mod leader;
 mod raw;
 
 use std::fmt;
@@ -33,6 +36,7 @@ use crate::alerts::{AlertSinkConfig, Secret};
 use crate::api::ApiToken;
 use crate::lavalink::NodeEndpoint;
 
+pub use leader::{LeaderConfig, LeaderSection};
 pub use raw::{DaemonSection, LavalinkSection, RawConfig};
 
 /// Why the configuration cannot be used.
@@ -103,6 +107,8 @@ pub struct DaemonConfig {
     pub controller: ControllerConfig,
     /// Alert webhooks.
     pub alerts: Vec<AlertSinkConfig>,
+    /// The leader lease shared with other controllers.
+    pub leader: LeaderConfig,
 }
 
 impl fmt::Debug for DaemonConfig {
@@ -115,6 +121,7 @@ impl fmt::Debug for DaemonConfig {
 #[derive(Serialize)]
 struct Redacted<'a> {
     daemon: RedactedDaemon<'a>,
+    leader: &'a LeaderConfig,
     topology: &'a TopologySpec,
     lavalink: Vec<RedactedEndpoint<'a>>,
     controller: &'a ControllerConfig,
@@ -188,6 +195,7 @@ impl DaemonConfig {
                 .collect(),
             controller: &self.controller,
             alerts: self.alerts.iter().map(AlertSinkConfig::redacted).collect(),
+            leader: &self.leader,
         };
         toml::to_string_pretty(&redacted).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }

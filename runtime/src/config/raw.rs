@@ -8,6 +8,7 @@ use switchyard_core::config::ControllerConfig;
 use switchyard_core::ids::NodeId;
 use switchyard_core::topology::{NodeSpec, PlanSpec, RegionSpec, TopologySpec};
 
+use super::leader::LeaderSection;
 use super::{ConfigLoadError, DaemonConfig};
 use crate::alerts::config::validate_sinks;
 use crate::alerts::{AlertSinkConfig, Secret};
@@ -33,6 +34,9 @@ pub struct RawConfig {
     /// Alert webhooks.
     #[serde(default)]
     pub alerts: Vec<AlertSinkConfig>,
+    /// Sharing Redis with other controllers: `[leader]`.
+    #[serde(default)]
+    pub leader: LeaderSection,
 }
 
 /// `[daemon]`.
@@ -264,6 +268,7 @@ impl RawConfig {
             endpoints,
             controller: self.controller,
             alerts: self.alerts,
+            leader: self.leader.validate(source, listen)?,
         })
     }
 }

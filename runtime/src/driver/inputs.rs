@@ -24,6 +24,8 @@ pub enum PlacementReply {
     Degraded(DegradedReason),
     /// The request named an unknown plan or region.
     Rejected(String),
+    /// This controller stands by (or is still taking over): ask the leader.
+    Standby,
 }
 
 /// An operator's action.
@@ -138,6 +140,9 @@ impl DriverHandle {
 impl<H: HttpClient, S: Store> Driver<H, S> {
     pub(super) fn accept(&mut self, input: DriverInput) {
         let now = self.now();
+        if !self.is_acting() {
+            return self.refuse(input);
+        }
         match input {
             DriverInput::Playback { request, reply } => {
                 let guild = request.guild;
@@ -152,6 +157,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 self.core.handle_playback_stopped(now, guild);
                 self.snapshots.remove(&guild);
                 self.writer.route(guild, None);
+                self.writer.guild(guild, None);
             }
             DriverInput::SpareRegistered { process, region } => {
                 if let Err(error) = self.core.handle_spare_registered(now, process, region) {
@@ -173,6 +179,32 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 let _ = reply.send(outcome);
             }
             DriverInput::Shutdown => {}
+        }
+    }
+
+    /// What a controller that does not act answers: bots and operators go to the
+    /// leader; node signals still keep its view warm.
+    fn refuse(&mut self, input: DriverInput) {
+        let now = self.now();
+        match input {
+            DriverInput::Playback { reply, .. } => {
+                let _ = reply.send(PlacementReply::Standby);
+            }
+            DriverInput::NodeSocketClosed(node) => {
+                if let Err(error) = self.core.handle_node_socket_closed(now, &node) {
+                    tracing::warn!(%error, "socket close for a node that left");
+                }
+            }
+            DriverInput::NodeStats(node, stats) => {
+                if let Err(error) = self.core.handle_node_stats(now, &node, stats) {
+                    tracing::warn!(%error, "stats for a node that left");
+                }
+            }
+            // Dropping the reply tells the operator the controller cannot act now.
+            DriverInput::Operator { .. }
+            | DriverInput::PlaybackStopped(_)
+            | DriverInput::SpareRegistered { .. }
+            | DriverInput::Shutdown => {}
         }
     }
 

@@ -9,6 +9,7 @@
 //! decision.
 
 mod inputs;
+mod leadership;
 mod moves;
 mod observe;
 mod poller;
@@ -26,15 +27,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 pub use inputs::{DriverHandle, DriverInput, OperatorAction, PlacementReply};
+use leadership::{Acting, Rebuild};
 use moves::MoveOutcome;
 use poller::Polled;
 use store_writer::{StoreHealth, StoreWriter};
 
 use crate::alerts::AlertDispatcher;
 use crate::lavalink::{LavalinkClient, LavalinkError, ProbeReport};
+use crate::leader::{Leadership, LeadershipState, Role};
 use crate::metrics::Metrics;
 use crate::ports::http::HttpClient;
-use crate::ports::store::Store;
+use crate::ports::store::{Store, StoreError};
 use crate::store_schema::{PlayerSnapshot, SessionRegistration};
 
 /// Tunables of the driver (the core's own live in `ControllerConfig`).
@@ -76,6 +79,11 @@ enum Completion {
     },
     Move(MoveOutcome),
     Polled(Box<Polled>),
+    /// What a controller taking over under `token` read from the store.
+    Rebuilt {
+        token: u64,
+        rebuild: Result<Box<Rebuild>, StoreError>,
+    },
 }
 
 /// What a driver shares with its observers (the status API, the simulation's trace).
@@ -111,6 +119,9 @@ pub struct Driver<H: HttpClient, S: Store> {
     trace: Option<mpsc::UnboundedSender<(Millis, Command)>>,
     view: watch::Sender<Arc<Controller>>,
     metrics: Option<Metrics>,
+    /// The leader lease this driver acts under, if it shares the store with others.
+    leadership: Option<Leadership>,
+    acting: Acting,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -149,6 +160,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             trace: None,
             view,
             metrics: None,
+            leadership: None,
+            acting: Acting::Always,
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }
@@ -173,6 +186,11 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let mut poll = tokio::time::interval(self.settings.store_poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut store_health = self.store_health.clone();
+        let mut leadership = self.leadership.as_ref().map(|l| {
+            let mut changes = l.subscribe();
+            changes.mark_changed();
+            changes
+        });
         loop {
             self.core.handle_timeout(self.now());
             self.execute_commands();
@@ -191,7 +209,12 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 Ok(()) = store_health.changed() => {
                     let health = store_health.borrow_and_update().clone();
                     tracing::warn!(?health, "store reachability changed");
+                    if health == StoreHealth::Available {
+                        // Redis may have come back empty: write the players' state again.
+                        self.resync();
+                    }
                 }
+                Some(role) = role_changed(&mut leadership) => self.on_leadership_changed(role),
                 _ = sleep_until(deadline) => {}
             }
         }
@@ -213,6 +236,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
 
     fn execute(&mut self, now: Millis, command: Command) {
         use store_writer::StreamWrite;
+        if !self.is_acting() && !matches!(command, Command::Probe { .. }) {
+            // A standby decides (its view stays warm) but carries out nothing.
+            return;
+        }
         match command {
             Command::Probe { node } => self.start_probe(node),
             Command::PublishNodeHealth(report) => {
@@ -223,14 +250,17 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 self.writer.health(record, self.settings.health_ttl);
             }
             Command::AssignPlayer(assignment) => {
+                self.record_guild(assignment.guild);
                 self.writer.route(assignment.guild, Some(assignment.node));
             }
             Command::MovePlayer(order) => {
+                self.record_guild(order.guild);
                 self.observe_move_started(&order.to);
                 self.start_move(now, order);
             }
             Command::ReportDegraded { guild, reason } => {
                 tracing::warn!(%guild, ?reason, "guild degraded");
+                self.record_guild(guild);
                 self.writer.route(guild, None);
             }
             Command::PromoteShard(promotion) => {
@@ -311,7 +341,19 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             }
             Completion::Move(outcome) => self.finish_move(now, outcome),
             Completion::Polled(polled) => self.absorb_poll(now, *polled),
+            Completion::Rebuilt { token, rebuild } => self.finish_rebuild(now, token, rebuild),
         }
+    }
+}
+
+/// The keeper's next word on the lease; never, without a lease.
+async fn role_changed(changes: &mut Option<watch::Receiver<LeadershipState>>) -> Option<Role> {
+    match changes {
+        Some(changes) => {
+            changes.changed().await.ok()?;
+            Some(changes.borrow_and_update().role)
+        }
+        None => std::future::pending().await,
     }
 }
 

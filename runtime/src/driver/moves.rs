@@ -123,7 +123,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                     guild: outcome.guild,
                     from: outcome.from,
                     to: outcome.to,
-                    leader_token: 0,
+                    leader_token: self.leader_token(),
                     at_ms: now.as_ms(),
                 }));
             }

@@ -6,10 +6,14 @@
 //! writes are kept, the outage is reported through a watch channel, and everything owed
 //! is written once the store answers again. Queues are bounded; stream entries that do not
 //! fit are dropped oldest first and counted, never silently.
+//!
+//! With [`Leadership`] attached, every batch is written behind the leader fence under the
+//! controller's latest token. A refusal means another controller leads: what is owed is
+//! dropped (it belongs to a term that is over) and the controller stands down at once.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use switchyard_core::command::AuditEvent;
@@ -17,8 +21,9 @@ use switchyard_core::history::FailoverRecord;
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use tokio::sync::{Notify, watch};
 
+use crate::leader::Leadership;
 use crate::ports::store::{Store, StoreError};
-use crate::store_schema::{MoveAnnouncement, NodeHealthRecord};
+use crate::store_schema::{GuildRecord, MoveAnnouncement, NodeHealthRecord};
 
 /// Stream entries kept while the store is away, at most.
 pub const OWED_STREAM_ENTRIES_MAX: usize = 10_000;
@@ -49,12 +54,20 @@ pub enum StreamWrite {
 struct Owed {
     health: BTreeMap<NodeId, (NodeHealthRecord, Duration)>,
     routes: BTreeMap<GuildId, Option<NodeId>>,
+    guilds: BTreeMap<GuildId, Option<GuildRecord>>,
     stream: VecDeque<StreamWrite>,
 }
 
 impl Owed {
     fn is_empty(&self) -> bool {
-        self.health.is_empty() && self.routes.is_empty() && self.stream.is_empty()
+        self.health.is_empty()
+            && self.routes.is_empty()
+            && self.guilds.is_empty()
+            && self.stream.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.health.len() + self.routes.len() + self.guilds.len() + self.stream.len()
     }
 }
 
@@ -76,6 +89,13 @@ pub struct StoreWriter {
     owed: Arc<std::sync::Mutex<Owed>>,
     wake: Arc<Notify>,
     dropped: Arc<AtomicU64>,
+    /// Writes dropped because another controller took over before they were made.
+    superseded: Arc<AtomicU64>,
+    /// A batch is being written (it is no longer counted as owed).
+    writing: Arc<AtomicBool>,
+    /// Off while the controller stands by: new writes are not taken.
+    accepting: Arc<AtomicBool>,
+    leadership: Arc<OnceLock<Leadership>>,
     health: watch::Receiver<StoreHealth>,
 }
 
@@ -87,6 +107,10 @@ impl StoreWriter {
             owed: Arc::default(),
             wake: Arc::new(Notify::new()),
             dropped: Arc::new(AtomicU64::new(0)),
+            superseded: Arc::new(AtomicU64::new(0)),
+            writing: Arc::new(AtomicBool::new(false)),
+            accepting: Arc::new(AtomicBool::new(true)),
+            leadership: Arc::new(OnceLock::new()),
             health,
         };
         let task = writer.clone();
@@ -95,6 +119,9 @@ impl StoreWriter {
     }
 
     fn with_owed(&self, f: impl FnOnce(&mut Owed)) {
+        if !self.accepting.load(Ordering::Acquire) {
+            return; // A standby writes nothing; what a past term owes stays queued.
+        }
         // The lock is held only for in-memory edits, never across an await.
         let mut owed = self
             .owed
@@ -120,6 +147,44 @@ impl StoreWriter {
         });
     }
 
+    /// Records (or, with `None`, forgets) what the controller knows of a guild.
+    pub fn guild(&self, guild: GuildId, record: Option<GuildRecord>) {
+        self.with_owed(|owed| {
+            owed.guilds.insert(guild, record);
+        });
+    }
+
+    /// Writes from now on go behind `leadership`'s fence. Set once, before writing.
+    pub fn attach_leadership(&self, leadership: Leadership) {
+        if self.leadership.set(leadership).is_err() {
+            tracing::error!("the store writer already has a leadership; keeping the first");
+        }
+    }
+
+    /// Takes new writes (the controller acts) or ignores them (it stands by).
+    pub(crate) fn set_accepting(&self, accepting: bool) {
+        self.accepting.store(accepting, Ordering::Release);
+    }
+
+    /// Writes dropped because another controller took over first.
+    pub fn superseded(&self) -> u64 {
+        self.superseded.load(Ordering::Relaxed)
+    }
+
+    /// Waits until everything owed is written, or `deadline`. Answers whether it was.
+    pub async fn flush(&self, deadline: tokio::time::Instant) -> bool {
+        // Bounded by the deadline; polling keeps the writer task free of waiters.
+        loop {
+            if self.owed() == 0 && !self.writing.load(Ordering::Acquire) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Appends an ordered write.
     pub fn stream(&self, write: StreamWrite) {
         let dropped = &self.dropped;
@@ -143,7 +208,7 @@ impl StoreWriter {
             .owed
             .lock()
             .expect("no code panics while holding this lock");
-        owed.health.len() + owed.routes.len() + owed.stream.len()
+        owed.len()
     }
 
     /// The store's reachability as the writer last saw it.
@@ -163,13 +228,26 @@ impl StoreWriter {
                     .owed
                     .lock()
                     .expect("no code panics while holding this lock");
+                self.writing.store(!owed.is_empty(), Ordering::Release);
                 std::mem::take(&mut *owed)
             };
             if taken.is_empty() {
                 self.wake.notified().await;
                 continue;
             }
-            match write_all(&store, taken).await {
+            let fence = self.leadership.get().map(Leadership::fence);
+            let fenced_store = store.with_leader_fence(fence.clone());
+            let written = write_all(&fenced_store, taken).await;
+            self.writing.store(false, Ordering::Release);
+            match written {
+                Err((error @ StoreError::Superseded { .. }, rest)) => {
+                    let lost = u64::try_from(rest.len()).unwrap_or(u64::MAX);
+                    self.superseded.fetch_add(lost, Ordering::Relaxed);
+                    tracing::warn!(%error, lost, "writes refused: another controller leads");
+                    if let (Some(leadership), Some(fence)) = (self.leadership.get(), fence) {
+                        leadership.superseded(fence.token);
+                    }
+                }
                 Ok(()) => {
                     health.send_if_modified(|h| {
                         std::mem::replace(h, StoreHealth::Available) != StoreHealth::Available
@@ -201,6 +279,9 @@ impl StoreWriter {
         }
         for (guild, route) in std::mem::take(&mut owed.routes) {
             rest.routes.insert(guild, route);
+        }
+        for (guild, record) in std::mem::take(&mut owed.guilds) {
+            rest.guilds.insert(guild, record);
         }
         rest.stream.extend(owed.stream.drain(..));
         while rest.stream.len() > OWED_STREAM_ENTRIES_MAX {
@@ -240,6 +321,25 @@ async fn write_all<S: Store>(store: &S, mut owed: Owed) -> Result<(), (StoreErro
         && let Err(error) = store.delete_routes(&delete).await
     {
         owed.routes.extend(delete.into_iter().map(|g| (g, None)));
+        return Err((error, owed));
+    }
+    let (set, delete): (Vec<_>, Vec<_>) = std::mem::take(&mut owed.guilds)
+        .into_iter()
+        .partition(|(_, record)| record.is_some());
+    let set: Vec<GuildRecord> = set.into_iter().filter_map(|(_, r)| r).collect();
+    let delete: Vec<GuildId> = delete.into_iter().map(|(g, _)| g).collect();
+    if !set.is_empty()
+        && let Err(error) = store.set_guild_records(&set).await
+    {
+        owed.guilds
+            .extend(set.into_iter().map(|r| (r.guild, Some(r))));
+        owed.guilds.extend(delete.into_iter().map(|g| (g, None)));
+        return Err((error, owed));
+    }
+    if !delete.is_empty()
+        && let Err(error) = store.delete_guild_records(&delete).await
+    {
+        owed.guilds.extend(delete.into_iter().map(|g| (g, None)));
         return Err((error, owed));
     }
     while let Some(write) = owed.stream.pop_front() {

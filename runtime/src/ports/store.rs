@@ -8,7 +8,11 @@
 //!
 //! Fencing is done by the store, not by timing: shard writes from bots carry the shard's
 //! epoch and are refused once a higher epoch was granted, and the leader lease carries a
-//! monotonically increasing token (Kleppmann's fencing token).
+//! monotonically increasing token (Kleppmann's fencing token). A store handle made with
+//! [`Store::with_leader_fence`] makes every controller write (health, routes, guild
+//! records, streams, shard grants) conditional on that token still being the newest and
+//! the lease not being held by another controller, so a deposed leader's late writes
+//! are refused with [`StoreError::Superseded`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,8 +24,8 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use thiserror::Error;
 
 use crate::store_schema::{
-    LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot, SessionRegistration,
-    ShardHeartbeat, ShardLease, StreamEntry, StreamId,
+    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot,
+    SessionRegistration, ShardHeartbeat, ShardLease, StreamEntry, StreamId,
 };
 
 /// Why a store operation produced no answer, or an answer that could not be used.
@@ -71,6 +75,20 @@ pub enum StoreError {
     /// The store's configuration (for example its URL) is invalid.
     #[error("invalid store configuration: {0}")]
     Config(String),
+    /// A controller write behind the leader fence was refused: another controller holds
+    /// the lease, or a higher token was handed out since the writer's. The writer has
+    /// been deposed and must stop acting. Nothing was written.
+    #[error(
+        "{operation} refused: the writer is no longer the leader (lease held by {holder:?}, newest token {token})"
+    )]
+    Superseded {
+        /// The operation that was refused.
+        operation: &'static str,
+        /// Who holds the lease now, if anyone.
+        holder: Option<String>,
+        /// The newest token handed out.
+        token: u64,
+    },
 }
 
 impl StoreError {
@@ -126,6 +144,15 @@ pub enum LeaderAcquisition {
     Held(LeaderLease),
 }
 
+/// The lease a controller writes under: its holder id and fencing token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderFence {
+    /// The holder id the controller acquired the lease with.
+    pub holder: String,
+    /// Its fencing token.
+    pub token: u64,
+}
+
 /// The shared state, as the driver and the bot contract use it.
 ///
 /// Implementations are cheap to clone and share one connection (pool); every method
@@ -133,6 +160,14 @@ pub enum LeaderAcquisition {
 pub trait Store: Clone + Send + Sync + 'static {
     /// Checks that the store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A handle on the same store whose controller writes are made only under `fence`:
+    /// each is refused with [`StoreError::Superseded`] when another controller holds the
+    /// lease or a token above the fence's was handed out. A lapsed lease that nobody took
+    /// since still admits them, so a leader that lost its store (or whose store restarted
+    /// empty) writes back what it owes. `None` writes without a fence (one controller
+    /// alone, or the simulation). Bot writes are fenced by shard epochs instead.
+    fn with_leader_fence(&self, fence: Option<LeaderFence>) -> Self;
 
     // --- Node health (`lavalink:health:<node>`) ---
 
@@ -186,6 +221,25 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn all_routes(
         &self,
     ) -> impl Future<Output = Result<BTreeMap<GuildId, NodeId>, StoreError>> + Send;
+
+    // --- Guild records (`switchyard:guilds`) ---
+
+    /// Writes the controller's records of guilds, all in one write.
+    fn set_guild_records(
+        &self,
+        records: &[GuildRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes guilds' records.
+    fn delete_guild_records(
+        &self,
+        guilds: &[GuildId],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every guild record. Entries that do not decode are skipped (and logged).
+    fn all_guild_records(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<GuildId, GuildRecord>, StoreError>> + Send;
 
     // --- Player snapshots (`switchyard:player:<guild>`) ---
 
@@ -340,8 +394,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         token_floor: u64,
     ) -> impl Future<Output = Result<LeaderAcquisition, StoreError>> + Send;
 
-    /// Extends the lease to `ttl` from now, only if `holder` still holds it with
-    /// `token`. `false` means the lease was lost: stop acting.
+    /// Extends the lease to `ttl` from now if `holder` still holds it with `token`, or
+    /// takes it back when it lapsed (or the store lost it) and no token above `token`
+    /// was handed out since: nobody else can have acted in between. `false` means
+    /// another controller holds the lease or held it since: stop acting.
     fn renew_leader(
         &self,
         holder: &str,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::{Backend, Harness, config, ok};
 
-fn health(node: &str, players: u32) -> NodeHealthRecord {
+pub(crate) fn health(node: &str, players: u32) -> NodeHealthRecord {
     NodeHealthRecord {
         report: NodeHealthReport {
             node: NodeId::new(node),
@@ -473,16 +473,16 @@ pub async fn leader_lease_expires_and_tokens_stay_monotonic<B: Backend>(h: Harne
     };
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(ok(store.leader().await), None, "expired");
-    assert!(
-        !ok(store.renew_leader("a", first, short).await),
-        "too late to renew"
-    );
     let LeaderAcquisition::Acquired { token: second } =
         ok(store.acquire_leader("b", Duration::from_secs(10), 0).await)
     else {
         panic!("free after expiry");
     };
     assert!(second > first);
+    assert!(
+        !ok(store.renew_leader("a", first, short).await),
+        "too late to renew: b took the lease"
+    );
     ok(store.release_leader("b", second).await);
     // A store that lost its counter cannot hand out a lower token than one seen.
     let LeaderAcquisition::Acquired { token: third } = ok(store
@@ -573,7 +573,7 @@ pub async fn failover_history_keeps_the_latest_version<B: Backend>(h: Harness<B>
 }
 
 /// Polls until the store answers again, bounded.
-async fn until_answers(store: &impl Store, within: Duration) -> Duration {
+pub(crate) async fn until_answers(store: &impl Store, within: Duration) -> Duration {
     let start = Instant::now();
     loop {
         match store.ping().await {

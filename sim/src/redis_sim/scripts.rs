@@ -88,6 +88,7 @@ impl Scripts {
         &mut self,
         ks: &mut Keyspace,
         now: Instant,
+        now_ms: u64,
         by_sha: bool,
         a: &[Vec<u8>],
     ) -> Outcome {
@@ -118,7 +119,7 @@ impl Scripts {
             ));
         }
         let (keys, argv) = rest.split_at(key_count);
-        run(kind, ks, now, keys, argv)
+        run(kind, ks, now, now_ms, keys, argv)
     }
 }
 
@@ -127,6 +128,7 @@ fn run(
     kind: ScriptKind,
     ks: &mut Keyspace,
     now: Instant,
+    now_ms: u64,
     keys: &[Vec<u8>],
     argv: &[Vec<u8>],
 ) -> Outcome {
@@ -136,6 +138,8 @@ fn run(
         ScriptKind::LeaderAcquire | ScriptKind::LeaderRenew => (2, 3),
         ScriptKind::LeaderRelease => (2, 2),
         ScriptKind::LeaderRead => (2, 0),
+        // The fenced command's own arguments follow the first three.
+        ScriptKind::LeaderFenced => (3, argv.len().max(3)),
     };
     if keys.len() != keys_len || argv.len() != argv_len {
         return Err(script_error(
@@ -151,13 +155,12 @@ fn run(
         ScriptKind::GrantShard => grant_shard(ks, keys, argv),
         ScriptKind::FencedWrite => fenced_write(ks, now, keys, argv),
         ScriptKind::LeaderAcquire => leader_acquire(ks, now, keys, argv),
-        ScriptKind::LeaderRenew => leader_check_then(ks, keys, argv, |ks| {
-            commands::pexpire(ks, now, &[keys[0].clone(), argv[2].clone()])
-        }),
+        ScriptKind::LeaderRenew => leader_renew(ks, now, keys, argv),
         ScriptKind::LeaderRelease => leader_check_then(ks, keys, argv, |ks| {
             Ok(Reply::Int(i64::from(ks.remove(&keys[0]))))
         }),
         ScriptKind::LeaderRead => leader_read(ks, now, keys),
+        ScriptKind::LeaderFenced => leader_fenced(ks, now, now_ms, keys, argv),
     }
 }
 
@@ -298,7 +301,80 @@ fn leader_acquire(ks: &mut Keyspace, now: Instant, keys: &[Vec<u8>], argv: &[Vec
     ]))
 }
 
-/// Renew and release: act only if `GET leader == holder and GET counter == token`.
+/// Extends the lease for its holder, or takes a lapsed one back when no higher token was
+/// handed out since.
+fn leader_renew(ks: &mut Keyspace, now: Instant, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Outcome {
+    let kind = ScriptKind::LeaderRenew;
+    let holder = ks.get_string(&keys[0])?.map(<[u8]>::to_vec);
+    let newest = token_of(ks, kind, &keys[1])?;
+    let token = number(kind, &argv[1])?;
+    let mine = holder.as_deref() == Some(argv[0].as_slice());
+    if mine && newest == token {
+        return commands::pexpire(ks, now, &[keys[0].clone(), argv[2].clone()]);
+    }
+    if holder.is_none() && newest <= token {
+        ks.set_string(&keys[1], argv[1].clone(), None);
+        commands::set(
+            ks,
+            now,
+            &[
+                keys[0].clone(),
+                argv[0].clone(),
+                b"PX".to_vec(),
+                argv[2].clone(),
+            ],
+        )?;
+        return Ok(Reply::Int(1));
+    }
+    Ok(Reply::Int(0))
+}
+
+/// A controller write, made only while the writer's token is the newest and nobody else
+/// holds the lease.
+fn leader_fenced(
+    ks: &mut Keyspace,
+    now: Instant,
+    now_ms: u64,
+    keys: &[Vec<u8>],
+    argv: &[Vec<u8>],
+) -> Outcome {
+    let kind = ScriptKind::LeaderFenced;
+    let holder = ks.get_string(&keys[0])?.map(<[u8]>::to_vec);
+    let newest = token_of(ks, kind, &keys[1])?;
+    let held_by_other = holder.as_deref().is_some_and(|h| h != argv[0].as_slice());
+    if newest > number(kind, &argv[1])? || held_by_other {
+        return Ok(Reply::Array(vec![
+            Reply::Int(0),
+            Reply::Bulk(holder.unwrap_or_default()),
+            Reply::Int(to_i64(newest)),
+        ]));
+    }
+    let op = String::from_utf8_lossy(&argv[2]).into_owned();
+    if op == "GRANT" {
+        if argv.len() != 7 {
+            return Err(script_error(kind, "GRANT takes shard, owner, epoch, lease"));
+        }
+        let Reply::Array(granted) = grant_shard(ks, &keys[2..], &argv[3..])? else {
+            return Err(script_error(kind, "grant_shard answers an array"));
+        };
+        return Ok(Reply::Array(
+            std::iter::once(Reply::Int(1)).chain(granted).collect(),
+        ));
+    }
+    if !matches!(op.as_str(), "SET" | "HSET" | "HDEL" | "DEL" | "XADD") {
+        return Err(Reply::err(format!("leader_fenced: op not allowed: {op}")));
+    }
+    let mut command = vec![keys[2].clone()];
+    command.extend_from_slice(&argv[3..]);
+    match commands::run(ks, now, now_ms, &op, &command) {
+        Some(Reply::Error(error)) => Err(script_error(kind, &error)),
+        Some(Reply::Simple(status)) => Ok(Reply::Array(vec![Reply::Int(1), Reply::text(status)])),
+        Some(reply) => Ok(Reply::Array(vec![Reply::Int(1), reply])),
+        None => Err(script_error(kind, &format!("unknown command {op}"))),
+    }
+}
+
+/// Release: act only if `GET leader == holder and GET counter == token`.
 fn leader_check_then(
     ks: &mut Keyspace,
     keys: &[Vec<u8>],

@@ -197,8 +197,8 @@ impl RedisSim {
         // Time stands still within a command (and a script), as in Redis.
         ks.purge_expired(now);
         let outcome = match name.as_str() {
-            "EVAL" => scripts.eval(ks, now, false, a),
-            "EVALSHA" => scripts.eval(ks, now, true, a),
+            "EVAL" => scripts.eval(ks, now, now_ms, false, a),
+            "EVALSHA" => scripts.eval(ks, now, now_ms, true, a),
             "SCRIPT" => scripts.script_command(a),
             _ => match commands::run(ks, now, now_ms, &name, a) {
                 Some(reply) => Ok(reply),

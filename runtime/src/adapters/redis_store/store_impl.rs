@@ -6,6 +6,13 @@ impl<C> Store for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
+    fn with_leader_fence(&self, fence: Option<LeaderFence>) -> Self {
+        Self {
+            fence: fence.map(Arc::new),
+            ..self.clone()
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.run("ping", async {
             let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
@@ -24,12 +31,9 @@ where
         self.run("put_node_health", async {
             let ttl_ms = ttl_ms("node health ttl", ttl)?;
             let json = to_json("node health", record)?;
-            let () = redis::cmd("SET")
-                .arg(keys::node_health(&record.report.node))
-                .arg(json)
-                .arg("PX")
-                .arg(ttl_ms)
-                .query_async(&mut self.conn())
+            let key = keys::node_health(&record.report.node);
+            let args = vec![json, "PX".to_owned(), ttl_ms.to_string()];
+            self.controller_write("put_node_health", "SET", &key, args)
                 .await?;
             Ok(())
         })
@@ -70,9 +74,8 @@ where
 
     async fn delete_node_health(&self, node: &NodeId) -> Result<(), StoreError> {
         self.run("delete_node_health", async {
-            let _: i64 = redis::cmd("DEL")
-                .arg(keys::node_health(node))
-                .query_async(&mut self.conn())
+            let key = keys::node_health(node);
+            self.controller_write("delete_node_health", "DEL", &key, Vec::new())
                 .await?;
             Ok(())
         })
@@ -83,14 +86,13 @@ where
 
     async fn set_routes(&self, routes: &[(GuildId, NodeId)]) -> Result<(), StoreError> {
         self.run("set_routes", async {
-            let mut conn = self.conn();
             for batch in routes.chunks(BATCH_LEN_MAX) {
-                let mut cmd = redis::cmd("HSET");
-                cmd.arg(keys::ROUTES);
-                for (guild, node) in batch {
-                    cmd.arg(guild.0).arg(node.as_str());
-                }
-                let _: i64 = cmd.query_async(&mut conn).await?;
+                let args = batch
+                    .iter()
+                    .flat_map(|(guild, node)| [guild.0.to_string(), node.to_string()])
+                    .collect();
+                self.controller_write("set_routes", "HSET", keys::ROUTES, args)
+                    .await?;
             }
             Ok(())
         })
@@ -99,13 +101,9 @@ where
 
     async fn delete_routes(&self, guilds: &[GuildId]) -> Result<(), StoreError> {
         self.run("delete_routes", async {
-            let mut conn = self.conn();
             for batch in guilds.chunks(BATCH_LEN_MAX) {
-                let fields: Vec<u64> = batch.iter().map(|g| g.0).collect();
-                let _: i64 = redis::cmd("HDEL")
-                    .arg(keys::ROUTES)
-                    .arg(fields)
-                    .query_async(&mut conn)
+                let fields = batch.iter().map(|g| g.0.to_string()).collect();
+                self.controller_write("delete_routes", "HDEL", keys::ROUTES, fields)
                     .await?;
             }
             Ok(())
@@ -141,6 +139,55 @@ where
                 }
             }
             Ok(routes)
+        })
+        .await
+    }
+
+    // --- Guild records ---
+
+    async fn set_guild_records(&self, records: &[GuildRecord]) -> Result<(), StoreError> {
+        self.run("set_guild_records", async {
+            for batch in records.chunks(BATCH_LEN_MAX) {
+                let mut args = Vec::with_capacity(batch.len() * 2);
+                for record in batch {
+                    args.push(record.guild.0.to_string());
+                    args.push(to_json("guild record", record)?);
+                }
+                self.controller_write("set_guild_records", "HSET", keys::GUILDS, args)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_guild_records(&self, guilds: &[GuildId]) -> Result<(), StoreError> {
+        self.run("delete_guild_records", async {
+            for batch in guilds.chunks(BATCH_LEN_MAX) {
+                let fields = batch.iter().map(|g| g.0.to_string()).collect();
+                self.controller_write("delete_guild_records", "HDEL", keys::GUILDS, fields)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn all_guild_records(&self) -> Result<BTreeMap<GuildId, GuildRecord>, StoreError> {
+        self.run("all_guild_records", async {
+            let raw: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL")
+                .arg(keys::GUILDS)
+                .query_async(&mut self.conn())
+                .await?;
+            let mut records = BTreeMap::new();
+            for (field, json) in raw {
+                let key = format!("{} {field}", keys::GUILDS);
+                let Some(record) = decode_or_skip::<GuildRecord>(&key, &json) else {
+                    continue;
+                };
+                records.insert(record.guild, record);
+            }
+            Ok(records)
         })
         .await
     }
@@ -305,16 +352,32 @@ where
                 epoch,
                 granted_at_ms: now_ms,
             };
-            let (code, stored): (i64, Vec<u8>) = self
-                .scripts
-                .grant_shard
-                .key(keys::SHARD_LEASES)
-                .arg(shard.0)
-                .arg(owner.as_str())
-                .arg(epoch)
-                .arg(to_json("shard lease", &lease)?)
-                .invoke_async(&mut self.conn())
-                .await?;
+            let json = to_json("shard lease", &lease)?;
+            let (code, stored): (i64, Vec<u8>) = match &self.fence {
+                None => {
+                    self.scripts
+                        .grant_shard
+                        .key(keys::SHARD_LEASES)
+                        .arg(shard.0)
+                        .arg(owner.as_str())
+                        .arg(epoch)
+                        .arg(json)
+                        .invoke_async(&mut self.conn())
+                        .await?
+                }
+                Some(fence) => {
+                    let args = vec![
+                        shard.0.to_string(),
+                        owner.to_string(),
+                        epoch.to_string(),
+                        json,
+                    ];
+                    let reply = self
+                        .fenced("grant_shard", fence, "GRANT", keys::SHARD_LEASES, args)
+                        .await?;
+                    redis::from_redis_value(reply)?
+                }
+            };
             match code {
                 2 => Ok(ShardGrant::Granted),
                 1 => Ok(ShardGrant::AlreadyHeld),
@@ -400,8 +463,13 @@ where
                 (stream_fields::GUILD, announcement.guild.to_string()),
                 (stream_fields::JSON, json),
             ];
-            self.xadd(keys::MOVES, self.config.moves_len_max, &fields)
-                .await
+            self.xadd(
+                "announce_move",
+                keys::MOVES,
+                self.config.moves_len_max,
+                &fields,
+            )
+            .await
         })
         .await
     }
@@ -434,8 +502,13 @@ where
                 (stream_fields::KIND, event.kind.clone()),
                 (stream_fields::JSON, json),
             ];
-            self.xadd(keys::AUDIT, self.config.audit_len_max, &fields)
-                .await
+            self.xadd(
+                "append_audit",
+                keys::AUDIT,
+                self.config.audit_len_max,
+                &fields,
+            )
+            .await
         })
         .await
     }
@@ -455,8 +528,13 @@ where
                 (stream_fields::INCIDENT, record.id.0.to_string()),
                 (stream_fields::JSON, json),
             ];
-            self.xadd(keys::FAILOVERS, self.config.failovers_len_max, &fields)
-                .await
+            self.xadd(
+                "record_failover",
+                keys::FAILOVERS,
+                self.config.failovers_len_max,
+                &fields,
+            )
+            .await
         })
         .await
     }
