@@ -122,7 +122,9 @@ pub struct BotConfig {
     pub user_id: u64,
     /// Every Lavalink node; the bot opens a session on each.
     pub nodes: Vec<NodeConfig>,
-    /// Base URL of the controller's HTTP API (`http://controller:8080`).
+    /// Base URL of the controller's HTTP API (`http://controller:8080`); with several
+    /// controllers sharing the store, all their URLs, comma-separated (the bot asks the
+    /// one that acts and follows a standby's `Switchyard-Leader` header).
     pub controller_url: String,
     /// Discord's shard count: guild -> shard is `(guild >> 22) % shard_count`.
     pub shard_count: u32,
@@ -163,8 +165,8 @@ pub enum ConfigError {
     /// Two nodes share a name.
     #[error("node {0} is listed twice")]
     DuplicateNode(NodeId),
-    /// The controller URL is not `http://` or `https://`.
-    #[error("controller_url must start with http:// or https://, got {0:?}")]
+    /// A controller URL is not `http://` or `https://`.
+    #[error("controller_url must list http:// or https:// URLs, got {0:?}")]
     ControllerUrl(String),
     /// An interval or timeout is zero.
     #[error("timing.{0} must be greater than zero")]
@@ -217,9 +219,10 @@ impl BotConfig {
                 return Err(ConfigError::DuplicateNode(node.name.clone()));
             }
         }
-        let url = &self.controller_url;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError::ControllerUrl(url.clone()));
+        let urls = super::placement::controller_urls(&self.controller_url);
+        let valid = |url: &String| url.starts_with("http://") || url.starts_with("https://");
+        if urls.is_empty() || !urls.iter().all(valid) {
+            return Err(ConfigError::ControllerUrl(self.controller_url.clone()));
         }
         self.timing.validate()
     }

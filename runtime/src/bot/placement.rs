@@ -10,6 +10,15 @@
 //! and is final. Anything else that
 //! is not a success (no connection, a timeout, a 5xx, a standby's refusal) means the
 //! controller is away: placement then reads `switchyard:routes`, as the contract says.
+//!
+//! Several controllers may share the store (one leads, the others stand by). The client
+//! is given all their URLs and asks the one that last answered first; a standby's 503
+//! names the leader in `Switchyard-Leader`, which is asked next when it is one of the
+//! given URLs (a header never sends the bot anywhere it was not configured to go).
+//! Each controller is asked at most once per call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use switchyard_core::command::DegradedReason;
@@ -89,12 +98,18 @@ pub enum PlacementError {
     },
 }
 
+/// The header in which a standby names the leader's API URL.
+const LEADER_HEADER: &str = "switchyard-leader";
+
 /// The client side of the controller's bot API.
 #[derive(Clone)]
 pub struct PlacementClient<H, S> {
     http: H,
     store: S,
-    base_url: String,
+    /// Every controller's base URL.
+    base_urls: Arc<[String]>,
+    /// The index of the controller that answered last: asked first.
+    preferred: Arc<AtomicUsize>,
     timeout: std::time::Duration,
     /// The API's bot token, sent as `Authorization: Bearer`.
     token: Option<String>,
@@ -103,7 +118,7 @@ pub struct PlacementClient<H, S> {
 impl<H, S> std::fmt::Debug for PlacementClient<H, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlacementClient")
-            .field("base_url", &self.base_url)
+            .field("base_urls", &self.base_urls)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
@@ -139,14 +154,26 @@ enum Reply {
     Away(String),
 }
 
+/// What asking one controller came to.
+enum Attempt {
+    /// It answered for itself (success or refusal).
+    Answered(Reply),
+    /// It does not act; it may have named the leader.
+    Standby { leader: Option<String> },
+    /// No usable answer.
+    Away(String),
+}
+
 impl<H: HttpClient, S: Store> PlacementClient<H, S> {
-    /// A client for the API at `base_url` (`http://controller:8080`), each call bounded
-    /// by `timeout`.
+    /// A client for the API at `base_url` (`http://controller:8080`), or at each of
+    /// several comma-separated URLs (every controller sharing the store), each call
+    /// bounded by `timeout`.
     pub fn new(http: H, store: S, base_url: &str, timeout: std::time::Duration) -> Self {
         Self {
             http,
             store,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_urls: controller_urls(base_url).into(),
+            preferred: Arc::new(AtomicUsize::new(0)),
             timeout,
             token: None,
         }
@@ -158,8 +185,9 @@ impl<H: HttpClient, S: Store> PlacementClient<H, S> {
         self
     }
 
+    /// A request for `path`; [`PlacementClient::call`] prefixes each controller's URL.
     fn request(&self, method: Method, path: &str) -> HttpRequest {
-        let request = HttpRequest::new(method, format!("{}{path}", self.base_url), self.timeout);
+        let request = HttpRequest::new(method, path, self.timeout);
         match &self.token {
             Some(token) => request.header("Authorization", format!("Bearer {token}")),
             None => request,
@@ -219,32 +247,79 @@ impl<H: HttpClient, S: Store> PlacementClient<H, S> {
         }
     }
 
+    /// Asks the controllers in turn (the last to answer first, then a leader a standby
+    /// names, then the rest) until one answers for itself.
     async fn call(&self, request: HttpRequest) -> Reply {
+        let count = self.base_urls.len();
+        let mut tried = vec![false; count];
+        let mut next = Some(self.preferred.load(Ordering::Relaxed) % count.max(1));
+        let mut away = Vec::new();
+        for _ in 0..count {
+            let Some(index) = next
+                .filter(|i| !tried[*i])
+                .or_else(|| tried.iter().position(|t| !t))
+            else {
+                break;
+            };
+            tried[index] = true;
+            let base = &self.base_urls[index];
+            let attempt = HttpRequest {
+                url: format!("{base}{}", request.url),
+                ..request.clone()
+            };
+            match self.call_one(attempt).await {
+                Attempt::Answered(reply) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return reply;
+                }
+                Attempt::Standby { leader } => {
+                    away.push(format!("{base}: standing by"));
+                    next = leader.and_then(|url| self.index_of(&url));
+                }
+                Attempt::Away(reason) => {
+                    away.push(format!("{base}: {reason}"));
+                    next = None;
+                }
+            }
+        }
+        Reply::Away(away.join("; "))
+    }
+
+    fn index_of(&self, url: &str) -> Option<usize> {
+        let url = url.trim().trim_end_matches('/');
+        self.base_urls.iter().position(|base| base == url)
+    }
+
+    async fn call_one(&self, request: HttpRequest) -> Attempt {
         let response = match self.http.send(request).await {
             Ok(response) => response,
-            Err(error) => return Reply::Away(error.to_string()),
+            Err(error) => return Attempt::Away(error.to_string()),
         };
         if response.is_success() {
-            return Reply::Success(response);
+            return Attempt::Answered(Reply::Success(response));
         }
         let status = response.status;
         if status == 401 || status == 403 {
             // A wrong or missing bot token: the routing table would only hide it.
-            return Reply::Refused {
+            return Attempt::Answered(Reply::Refused {
                 status,
                 message: "the controller refused the bot token".to_owned(),
-            };
+            });
+        }
+        if status == 503 {
+            let leader = response.header(LEADER_HEADER).map(str::to_owned);
+            return Attempt::Standby { leader };
         }
         let refusal = (400..500)
             .contains(&status)
             .then(|| serde_json::from_slice::<ErrorAnswer>(&response.body).ok())
             .flatten();
         match refusal {
-            Some(answer) => Reply::Refused {
+            Some(answer) => Attempt::Answered(Reply::Refused {
                 status,
                 message: answer.error,
-            },
-            None => Reply::Away(format!("HTTP {status}")),
+            }),
+            None => Attempt::Away(format!("HTTP {status}")),
         }
     }
 
@@ -283,6 +358,17 @@ fn decode(response: &HttpResponse) -> Result<Placement, PlacementError> {
             "expected exactly one of node and degraded".to_owned(),
         )),
     }
+}
+
+/// The controllers' base URLs in a `controller_url` setting: one, or several separated
+/// by commas; without trailing slashes.
+pub(crate) fn controller_urls(setting: &str) -> Vec<String> {
+    setting
+        .split(',')
+        .map(|url| url.trim().trim_end_matches('/'))
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -337,6 +423,102 @@ mod tests {
             Ok(Placement::Degraded { reason: None, .. })
         ));
         assert!(decode(&response(200, "{}")).is_err());
+    }
+
+    /// Answers as three controllers would: `a` stands by naming `leader`, `c` leads, `b`
+    /// is unreachable. Records every URL asked.
+    #[derive(Clone)]
+    struct Controllers {
+        leader: &'static str,
+        asked: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl crate::ports::http::HttpClient for Controllers {
+        async fn send(
+            &self,
+            request: HttpRequest,
+        ) -> Result<HttpResponse, crate::ports::http::HttpError> {
+            self.asked.lock().unwrap().push(request.url.clone());
+            if request.url.starts_with("http://a:1/") {
+                let mut refusal = response(503, r#"{"error":"standby"}"#);
+                refusal
+                    .headers
+                    .push((LEADER_HEADER.to_owned(), self.leader.to_owned()));
+                Ok(refusal)
+            } else if request.url.starts_with("http://c:1/") {
+                Ok(response(200, r#"{"node":"eu-1"}"#))
+            } else {
+                Err(crate::ports::http::HttpError::Connect("refused".into()))
+            }
+        }
+    }
+
+    fn client(
+        leader: &'static str,
+    ) -> (
+        PlacementClient<Controllers, crate::adapters::ProductionRedisStore>,
+        Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let http = Controllers {
+            leader,
+            asked: asked.clone(),
+        };
+        // Never dialed: every call here is answered by a controller.
+        let store = crate::adapters::ProductionRedisStore::connect(
+            "redis://127.0.0.1:1/0",
+            crate::adapters::RedisStoreConfig::default(),
+        )
+        .unwrap();
+        let urls = "http://a:1,http://b:1,http://c:1";
+        (
+            PlacementClient::new(http, store, urls, std::time::Duration::from_secs(1)),
+            asked,
+        )
+    }
+
+    fn request() -> PlacementRequest {
+        PlacementRequest {
+            plan: PlanId::new("growth"),
+            region: None,
+            residency: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_standby_s_leader_header_is_followed_and_remembered() {
+        let (client, asked) = client("http://c:1/");
+        let placed = client.place(GuildId(1), &request()).await;
+        assert!(matches!(placed, Ok(Placement::Node { .. })), "{placed:?}");
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [
+                "http://a:1/api/bots/players/1",
+                "http://c:1/api/bots/players/1"
+            ],
+            "b is skipped: the standby named c"
+        );
+        asked.lock().unwrap().clear();
+        client.place(GuildId(2), &request()).await.unwrap();
+        assert_eq!(*asked.lock().unwrap(), ["http://c:1/api/bots/players/2"]);
+    }
+
+    #[tokio::test]
+    async fn a_header_naming_an_unlisted_url_is_not_followed() {
+        let (client, asked) = client("http://elsewhere:1");
+        client.place(GuildId(1), &request()).await.unwrap();
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 3, "{asked:?}");
+        assert!(asked.iter().all(|url| !url.contains("elsewhere")));
+    }
+
+    #[test]
+    fn several_controllers_are_listed_with_commas() {
+        assert_eq!(
+            controller_urls(" http://a:8080/, http://b:8080 ,"),
+            ["http://a:8080", "http://b:8080"]
+        );
+        assert_eq!(controller_urls("http://a:8080"), ["http://a:8080"]);
     }
 
     #[test]
