@@ -6,6 +6,7 @@ use common::*;
 use switchyard_core::PlayerPlacement;
 use switchyard_core::alerts::{AlertAction, AlertSubject};
 use switchyard_core::command::{Command, DegradedReason, MoveReason};
+use switchyard_core::harness::Harness;
 use switchyard_core::health::NodeStatus;
 use switchyard_core::history::FailoverOutcome;
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
@@ -597,4 +598,31 @@ fn unknown_names_are_typed_errors() {
             .to_string(),
         "unknown plan `platinum`"
     );
+}
+
+#[test]
+fn a_guild_degraded_before_any_node_was_up_gets_a_node_when_it_asks_again() {
+    let mut h = Harness::new(fast_config(), &topology(1, 100)).expect("valid");
+    h.request(1, "free", None, None);
+    assert!(matches!(
+        h.controller.player(GuildId(1)).unwrap().placement,
+        PlayerPlacement::Degraded {
+            reason: DegradedReason::NoServingNode
+        }
+    ));
+    h.drain();
+    h.run_for(30_000);
+    // It never played, so there is no player to move: nothing is ordered for it.
+    assert!(
+        !h.log
+            .iter()
+            .any(|(_, c)| matches!(c, Command::MovePlayer(o) if o.guild == GuildId(1))),
+        "a move was ordered for a guild without a player"
+    );
+    let asked_again = h.now;
+    h.request(1, "free", None, None);
+    assert_eq!(node_of(&h, 1).as_deref(), Some("us-1"));
+    assert!(h.commands_since(asked_again).any(
+        |c| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(1) && a.node.as_str() == "us-1")
+    ));
 }

@@ -29,6 +29,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Node(_)) {
+        // `sim node` sets up its own logs (on by default, optionally JSON).
+        commands::logging::init_from_env();
+    }
     match cli.command {
         Command::Node(args) => commands::node::exec(*args),
         Command::Validate(args) => commands::validate::exec(args),

@@ -105,7 +105,14 @@ impl Controller {
             player.plan = plan;
             player.home = home;
             player.pinned = pin.is_some();
-            self.enforce_policy(now, request.guild);
+            if matches!(player.placement, Placement::Degraded(_)) {
+                // The bot asks again for a guild without a node: answer with one now if
+                // any can take it (the bot creates the player), rather than leave the
+                // guild waiting for a recovery move that has no player to move.
+                self.place_degraded(now, request.guild, clamped);
+            } else {
+                self.enforce_policy(now, request.guild);
+            }
         } else {
             self.players.insert(
                 request.guild,
@@ -151,6 +158,23 @@ impl Controller {
             }
             None => self.mark_degraded(now, guild, DegradedReason::NoServingNode),
         }
+    }
+
+    /// Places a degraded guild whose bot asked again, if a node can take it now.
+    fn place_degraded(&mut self, now: Millis, guild: GuildId, clamped: bool) {
+        if self
+            .choose_node(now, self.players[&guild].eligibility(), &[])
+            .is_none()
+        {
+            return;
+        }
+        self.degraded.remove(&guild);
+        self.derived_dirty = true;
+        self.players
+            .get_mut(&guild)
+            .expect("callers pass tracked guilds")
+            .attempts = 0;
+        self.place_new(now, guild, clamped);
     }
 
     /// Where a guild asking for playback would be placed now, without placing it:
@@ -359,7 +383,11 @@ impl Controller {
         let mut incident = None;
         for guild in guilds {
             let player = &self.players[&guild];
-            if self.choose_node(now, player.eligibility(), &[]).is_none() {
+            // A guild that never played has no player (and no snapshot) to move: it gets
+            // a node when its bot asks again.
+            if player.last_node.is_none()
+                || self.choose_node(now, player.eligibility(), &[]).is_none()
+            {
                 continue;
             }
             let incident =

@@ -260,16 +260,24 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         }
     }
 
-    /// A session on `node` opened: re-create the players that wait for it.
+    /// A session on `node` opened: create the players placed there that waited for it,
+    /// and ask the controller again about those lost there. While a lost player was away
+    /// the controller may have moved it, reported it degraded or be re-placing it right
+    /// now; re-creating it where it was would then leave two players. The controller's
+    /// answer (or the routing table, while it is away) says where it plays now.
     pub(crate) fn revive_players_on(&mut self, node: &NodeId) {
-        let waiting: Vec<GuildId> = self
+        let waiting: Vec<(GuildId, PlayerStatus, bool)> = self
             .players
             .iter()
             .filter(|(_, p)| p.node.as_ref() == Some(node))
             .filter(|(_, p)| matches!(p.status, PlayerStatus::Lost | PlayerStatus::Pending))
-            .map(|(guild, _)| *guild)
+            .map(|(guild, p)| (*guild, p.status.clone(), p.placement.is_some()))
             .collect();
-        for guild in waiting {
+        for (guild, status, can_ask) in waiting {
+            if status == PlayerStatus::Lost && can_ask {
+                self.ask_placement(guild);
+                continue;
+            }
             if let Some(entry) = self.players.get_mut(&guild) {
                 entry.status = PlayerStatus::Pending;
             }

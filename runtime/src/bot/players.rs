@@ -252,7 +252,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
     }
 
     /// Asks the controller where `guild` plays.
-    fn ask_placement(&mut self, guild: GuildId) {
+    pub(crate) fn ask_placement(&mut self, guild: GuildId) {
         let generation = self.next_generation();
         let Some(entry) = self.players.get_mut(&guild) else {
             return;
@@ -305,9 +305,23 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let first = entry.reply.is_some();
         let failure = match result {
             Ok(Placement::Node { node, source }) if self.sessions.contains_key(&node) => {
+                // A player of the guild still open elsewhere must not stay beside the
+                // one made here.
+                let left_behind = match (&entry.node, &entry.session_id) {
+                    (Some(old), Some(session)) if *old != node => (self.sessions.get(old)
+                        == Some(session))
+                    .then(|| (old.clone(), session.clone())),
+                    _ => None,
+                };
                 entry.node = Some(node);
                 entry.source = source;
                 entry.status = PlayerStatus::Pending;
+                // The answer is as fresh as the routing table can be (fresher: the
+                // controller writes the route after answering).
+                entry.create.check_route = false;
+                if let Some((old, session)) = left_behind {
+                    self.add_stale(guild, old, session);
+                }
                 self.try_create(guild);
                 return;
             }
@@ -390,6 +404,37 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             node: node.clone(),
             position_ms,
         });
+    }
+
+    /// The guild's live player lost its voice connection (Discord closed it because
+    /// another connection took the guild's voice session, or the voice server went
+    /// away): join voice again and update the player, so the guild is heard from where
+    /// the bot routes it. A player elsewhere is left to its deletion.
+    pub(crate) fn on_voice_lost(&mut self, guild: GuildId, node: &NodeId, session_id: &str) {
+        if !self.is_current(guild, node, session_id) {
+            return;
+        }
+        let Some(entry) = self.players.get_mut(&guild) else {
+            return;
+        };
+        if entry.status != PlayerStatus::Live {
+            return; // A creation under way joins voice anyway.
+        }
+        if entry.placement.is_some() {
+            // Another connection took the voice session: most likely a move the bot
+            // has not read yet. The controller says where the guild plays now; the
+            // player is then (re)made there, and one left here is deleted.
+            tracing::debug!(%guild, %node, "voice lost: asking where the guild plays");
+            self.ask_placement(guild);
+            return;
+        }
+        tracing::debug!(%guild, %node, "voice lost: rejoining");
+        entry.status = PlayerStatus::Pending;
+        entry.create = super::create::CreatePlan {
+            rejoin_voice: true,
+            ..Default::default()
+        };
+        self.try_create(guild);
     }
 
     pub(crate) fn on_track_ended(

@@ -262,9 +262,14 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             SessionEventKind::PlayerUpdate {
                 guild,
                 position_ms,
+                connected,
                 received_at,
-                ..
-            } => self.on_player_update(guild, &node, &session_id, position_ms, received_at),
+            } => {
+                self.on_player_update(guild, &node, &session_id, position_ms, received_at);
+                if !connected {
+                    self.on_voice_lost(guild, &node, &session_id);
+                }
+            }
             SessionEventKind::TrackEnded { guild, reason } => {
                 self.on_track_ended(guild, &node, &session_id, reason);
             }
@@ -273,6 +278,9 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             }
             SessionEventKind::VoiceClosed { guild, code } => {
                 tracing::debug!(%guild, %node, code, "voice connection closed");
+                if super::voice::is_resumable_close(code) {
+                    self.on_voice_lost(guild, &node, &session_id);
+                }
             }
         }
     }

@@ -120,3 +120,11 @@ mod tests {
         assert_eq!(to_wire(&second).channel_id, "70");
     }
 }
+
+/// Whether Discord closed a voice connection in a way a client recovers from by joining
+/// again: 4006 (session no longer valid, e.g. another connection took it), 4009 (session
+/// timed out) and 4015 (the voice server crashed). Others (4014: removed from the
+/// channel, 4004: bad token, ...) need a person or the bot's own logic.
+pub(crate) fn is_resumable_close(code: u16) -> bool {
+    matches!(code, 4006 | 4009 | 4015)
+}

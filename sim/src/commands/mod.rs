@@ -2,6 +2,7 @@
 
 pub mod check_determinism;
 pub mod list;
+pub mod logging;
 pub mod node;
 pub mod run;
 pub mod validate;

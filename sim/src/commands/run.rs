@@ -212,11 +212,17 @@ fn print_summary(
         let rto = incident
             .rto_ms
             .map_or("never recovered".to_owned(), scenario::format_ms);
+        let slowest = incident
+            .recovery
+            .slowest_guild
+            .map(|guild| format!(", slowest guild {guild}"))
+            .unwrap_or_default();
         println!(
-            "  incident faults[{}] {} at {}: RTO {rto}",
+            "  incident faults[{}] {} at {}: RTO {rto} ({} guilds interrupted{slowest})",
             incident.fault,
             incident.kind,
-            scenario::format_ms(incident.at_ms)
+            scenario::format_ms(incident.at_ms),
+            incident.recovery.interrupted,
         );
     }
     println!("  availability {}", percent(outcome.availability));

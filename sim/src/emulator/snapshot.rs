@@ -69,6 +69,8 @@ pub struct PlayerSnapshot {
     /// Audio is actually flowing: playing, voice connected and not stuck.
     pub audible: bool,
     pub voice_connected: bool,
+    /// When the voice connection was made (Unix ms, node clock), while connected.
+    pub voice_connected_at_ms: Option<u64>,
     pub voice: Option<VoiceSnapshot>,
     pub volume: u16,
 }

@@ -3,6 +3,7 @@
 //! watchers, and bot processes running the bot side of the contract, all on turmoil's
 //! network under the scenario's faults, measured by an independent oracle.
 
+mod discord;
 mod faults;
 mod hosts;
 pub mod oracle;
@@ -15,11 +16,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_core::command::Command;
-use switchyard_core::ids::{NodeId, ProcessId, ShardId};
+use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_core::time::Millis;
 use switchyard_runtime::bot::BotHandle;
 
-use crate::emulator::EmulatorControl;
+use crate::emulator::{EmulatorControl, NodeSnapshot};
 use crate::scenario::{Host, Scenario};
 use faults::Edge;
 use oracle::{Availability, Oracle, Sample, Violation};
@@ -57,6 +58,9 @@ pub struct Incident {
     /// From injection until every guild it interrupted was served again; `None` when
     /// one never was.
     pub rto_ms: Option<u64>,
+    /// Guilds it interrupted, when the first and the last were served again, and which
+    /// guild was last.
+    pub recovery: oracle::Recovery,
 }
 
 /// An alert the webhook receiver got.
@@ -234,19 +238,36 @@ fn sample(
         .cloned()
         .collect();
     let shared = shared.lock().expect("no panics while locked");
-    let mut audible: BTreeMap<_, Vec<NodeId>> = BTreeMap::new();
-    for (name, control) in &shared.nodes {
-        if !reachable_nodes.contains(name) {
-            continue;
-        }
-        for (_, player) in control.snapshot().players() {
+    let snapshots: BTreeMap<NodeId, NodeSnapshot> = shared
+        .nodes
+        .iter()
+        .filter(|(name, _)| sim.is_host_running(name.as_str()))
+        .map(|(name, control)| (name.clone(), control.snapshot()))
+        .collect();
+    let superseded = discord::superseded_connections(&snapshots);
+    for (node, guild) in &superseded {
+        shared.nodes[node].close_voice(
+            Some(guild.0),
+            discord::SUPERSEDED_CLOSE_CODE,
+            discord::SUPERSEDED_REASON,
+            true,
+        );
+    }
+    let mut audible: BTreeMap<GuildId, Vec<NodeId>> = BTreeMap::new();
+    let mut players: BTreeMap<GuildId, Vec<NodeId>> = BTreeMap::new();
+    for (name, snapshot) in &snapshots {
+        for (_, player) in snapshot.players() {
+            let guild = GuildId(player.guild_id);
+            if player.track.is_some() {
+                players.entry(guild).or_default().push(name.clone());
+            }
+            if !reachable_nodes.contains(name) || superseded.contains(&(name.clone(), guild)) {
+                continue;
+            }
             // Between two tracks a connected player has no track for a moment: nothing is
             // demanded then, so it counts as serving the guild.
             if player.audible || (player.voice_connected && player.track.is_none()) {
-                audible
-                    .entry(switchyard_core::ids::GuildId(player.guild_id))
-                    .or_default()
-                    .push(name.clone());
+                audible.entry(guild).or_default().push(name.clone());
             }
         }
     }
@@ -264,6 +285,7 @@ fn sample(
     Sample {
         at_ms: now_ms,
         audible,
+        players,
         reachable_nodes,
         node_regions,
         shard_owners,
@@ -288,11 +310,13 @@ fn outcome(
                 .min()
                 .unwrap_or(u64::MAX);
             let window_end = next_fault.min(fault.at_ms + ATTRIBUTION_WINDOW_MS);
+            let recovery = oracle.recovery(fault.at_ms, window_end, scenario.duration_ms);
             Incident {
                 fault: fault.index,
                 kind: fault.kind.name().to_owned(),
                 at_ms: fault.at_ms,
-                rto_ms: oracle.rto_ms(fault.at_ms, window_end, scenario.duration_ms),
+                rto_ms: recovery.rto_ms,
+                recovery,
             }
         })
         .collect();

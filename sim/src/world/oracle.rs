@@ -15,6 +15,9 @@ pub struct Sample {
     pub at_ms: u64,
     /// Audible players per guild: the nodes they are audible on.
     pub audible: BTreeMap<GuildId, Vec<NodeId>>,
+    /// Live players per guild (a track loaded, on a running node, audible or not): the
+    /// nodes holding them.
+    pub players: BTreeMap<GuildId, Vec<NodeId>>,
     /// Nodes running and reachable from Discord voice.
     pub reachable_nodes: BTreeSet<NodeId>,
     /// Regions of the nodes.
@@ -67,8 +70,8 @@ pub struct Oracle {
     down_since: BTreeMap<GuildId, u64>,
     /// Completed outages: (start, end) per guild.
     pub outages: Vec<(GuildId, u64, u64)>,
-    /// Guilds audible on two nodes in the previous sample.
-    doubled: BTreeSet<GuildId>,
+    /// Since when each guild has had live players on two or more nodes.
+    doubled_since: BTreeMap<GuildId, u64>,
     /// Shards with two live owners in the previous sample.
     contested: BTreeSet<ShardId>,
 }
@@ -76,11 +79,16 @@ pub struct Oracle {
 /// Guilds get this long after they start before they count as demanding playback.
 pub const START_GRACE_MS: u64 = 10_000;
 
+/// How long a player left behind by a move may outlive the move. Discord silences it at
+/// once (one voice connection per guild), but it must be deleted: when the controller
+/// cannot reach the old node its bot does so after reading the move announcement, over
+/// links that may be slow.
+pub const LEFT_BEHIND_PLAYER_BOUND_MS: u64 = 10_000;
+
 impl Oracle {
     /// Accounts one sample.
     pub fn observe(&mut self, guilds: &[GuildPlan], sample: &Sample, check_residency: bool) {
         let now = sample.at_ms;
-        let mut doubled = BTreeSet::new();
         for guild in guilds {
             if now < guild.start_ms + START_GRACE_MS {
                 continue;
@@ -108,16 +116,7 @@ impl Oracle {
             } else {
                 self.down_since.entry(guild.guild).or_insert(now);
             }
-            if live.len() > 1 {
-                doubled.insert(guild.guild);
-                if self.doubled.contains(&guild.guild) {
-                    self.violate(
-                        now,
-                        "single_player",
-                        format!("guild {} audible on {live:?}", guild.guild),
-                    );
-                }
-            }
+            self.check_single_player(now, guild.guild, sample);
             if check_residency && let Some(pin) = &guild.residency {
                 for node in &live {
                     if sample.node_regions.get(*node) != Some(pin) {
@@ -130,7 +129,15 @@ impl Oracle {
                 }
             }
         }
-        self.doubled = doubled;
+        let gone: Vec<GuildId> = self
+            .doubled_since
+            .keys()
+            .filter(|g| sample.players.get(g).is_none_or(|nodes| nodes.len() < 2))
+            .copied()
+            .collect();
+        for guild in gone {
+            self.doubled_since.remove(&guild);
+        }
         let contested: BTreeSet<ShardId> = sample
             .shard_owners
             .iter()
@@ -149,6 +156,25 @@ impl Oracle {
             );
         }
         self.contested = contested;
+    }
+
+    /// A guild has at most one live player, beyond the time its bot needs to delete one
+    /// a move left behind.
+    fn check_single_player(&mut self, now: u64, guild: GuildId, sample: &Sample) {
+        let Some(nodes) = sample.players.get(&guild).filter(|n| n.len() > 1) else {
+            return;
+        };
+        let since = *self.doubled_since.entry(guild).or_insert(now);
+        if now - since > LEFT_BEHIND_PLAYER_BOUND_MS {
+            self.violate(
+                now,
+                "single_player",
+                format!(
+                    "guild {guild} has players on {nodes:?} since {}",
+                    crate::scenario::format_ms(since)
+                ),
+            );
+        }
     }
 
     fn violate(&mut self, at_ms: u64, invariant: &str, detail: String) {
@@ -174,19 +200,50 @@ impl Oracle {
         }
     }
 
-    /// Recovery time of the incident that started at `at_ms` and lasted until the next
-    /// fault (or the end): the latest recovery of an outage that began in that window,
-    /// measured from `at_ms`. `None` when one never recovered.
-    pub fn rto_ms(&self, at_ms: u64, window_end_ms: u64, run_end_ms: u64) -> Option<u64> {
-        let mut worst = 0;
-        for (_, start, end) in &self.outages {
-            if *start >= at_ms && *start < window_end_ms {
-                if *end > run_end_ms {
-                    return None;
-                }
-                worst = worst.max(end - at_ms);
+    /// How the incident injected at `at_ms` recovered: the outages that began in
+    /// `[at_ms, window_end_ms)` are the ones it caused.
+    pub fn recovery(&self, at_ms: u64, window_end_ms: u64, run_end_ms: u64) -> Recovery {
+        let mut recovery = Recovery::default();
+        let mut unrecovered = false;
+        for (guild, start, end) in &self.outages {
+            if *start < at_ms || *start >= window_end_ms {
+                continue;
             }
+            recovery.interrupted += 1;
+            if *end > run_end_ms {
+                unrecovered = true;
+                recovery.slowest_guild = Some(*guild);
+                continue;
+            }
+            recovery.first_recovery_ms =
+                Some(recovery.first_recovery_ms.map_or(*end, |f| f.min(*end)));
+            if !unrecovered && recovery.last_recovery_ms.is_none_or(|last| *end > last) {
+                recovery.slowest_guild = Some(*guild);
+            }
+            recovery.last_recovery_ms =
+                Some(recovery.last_recovery_ms.map_or(*end, |l| l.max(*end)));
         }
-        Some(worst)
+        recovery.rto_ms = if unrecovered {
+            None
+        } else {
+            Some(recovery.last_recovery_ms.map_or(0, |last| last - at_ms))
+        };
+        recovery
     }
+}
+
+/// How one incident's interruptions ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// Guilds whose service broke within the incident's attribution window.
+    pub interrupted: usize,
+    /// When the first of them was served again.
+    pub first_recovery_ms: Option<u64>,
+    /// When the last of them was served again.
+    pub last_recovery_ms: Option<u64>,
+    /// From injection until every interrupted guild was served again; `None` when one
+    /// never was (0 when none was interrupted).
+    pub rto_ms: Option<u64>,
+    /// The guild that recovered last (or never), to start an investigation from.
+    pub slowest_guild: Option<GuildId>,
 }

@@ -517,6 +517,10 @@ fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
         playing: player.is_playing(),
         audible: player.is_advancing(),
         voice_connected: player.voice_connected,
+        voice_connected_at_ms: player
+            .voice_connected
+            .then_some(player.voice_connected_at_ms)
+            .flatten(),
         voice: player.voice.as_ref().map(|voice| VoiceSnapshot {
             token: voice.token.clone(),
             endpoint: voice.endpoint.clone(),

@@ -65,6 +65,9 @@ pub(crate) struct Player {
     pub filters: Filters,
     pub voice: Option<VoiceState>,
     pub voice_connected: bool,
+    /// Unix milliseconds (node clock) when the current voice connection was made: Discord
+    /// keeps one voice connection per bot and guild, the newest.
+    pub voice_connected_at_ms: Option<u64>,
     /// Bumped by every voice change so a stale handshake cannot connect.
     pub voice_generation: u64,
     track: Option<ActiveTrack>,
@@ -83,6 +86,7 @@ impl Player {
             filters: Filters::default(),
             voice: None,
             voice_connected: false,
+            voice_connected_at_ms: None,
             voice_generation: 0,
             track: None,
             next_update_at: None,
@@ -324,6 +328,7 @@ impl Player {
     pub fn voice_ready(&mut self, tick: &Tick, out: &mut Outbox) {
         self.rebase(tick.now);
         self.voice_connected = true;
+        self.voice_connected_at_ms = Some(tick.wall_ms);
         self.observe(tick);
         self.push_update(tick, out);
     }
