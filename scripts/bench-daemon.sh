@@ -7,8 +7,9 @@
 #    for SAMPLE_SECONDS: CPU is the daemon's user+system time over wall time (100 % is
 #    one core), memory its resident set (VmRSS).
 # 2. API latency under load: wrk (Debian's package) sends a paced 1,000 requests/s to
-#    the control panel's node list (100 nodes in the answer) and to /api/status for
-#    LOAD_SECONDS each, while the probing goes on, and reports p50/p99 latency.
+#    the control panel's node list (100 nodes in the answer), to /api/status and, as a
+#    control, to /healthz for LOAD_SECONDS each, while the probing goes on, and reports
+#    p50/p99 latency.
 #
 # Each of RUNS runs starts a fresh daemon; the emulators and Redis are shared. The
 # summary gives each run and the median over runs.
@@ -146,7 +147,8 @@ for run in $(seq 1 "$RUNS"); do
   echo "   CPU ${cpu} % of one core, RSS median ${rss_mb} MB (max ${rss_max_mb} MB), ${probes} probes so far"
 
   line="$run $cpu $rss_mb $rss_max_mb"
-  for path in /api/control-panel/lavalink/nodes /api/status; do
+  # /healthz answers a constant: its tail is the machine's, not the handlers'.
+  for path in /api/control-panel/lavalink/nodes /api/status /healthz; do
     wrk -t2 -c"$CONNECTIONS" -d"${LOAD_SECONDS}s" --latency -s "$WORK/pace.lua" \
       "http://127.0.0.1:$API_PORT$path" >"$WORK/wrk.out"
     p50=$(wrk_ms 50% <"$WORK/wrk.out")
@@ -163,9 +165,10 @@ done
 
 echo
 echo "== summary ($NODES nodes, 1 s probes, $SAMPLE_SECONDS s samples, $RUNS runs; load $RATE req/s for $LOAD_SECONDS s)"
-echo "run  cpu%  rss_MB  rss_max_MB  nodes:req/s p50_ms p99_ms  status:req/s p50_ms p99_ms"
+echo "run  cpu%  rss_MB  rss_max_MB  nodes:req/s p50_ms p99_ms  status:req/s p50_ms p99_ms  healthz:req/s p50_ms p99_ms"
 cat "$RESULTS"
 col() { awk -v c="$1" '{print $c}' "$RESULTS" | median; }
 echo "median CPU $(col 2) % of one core; RSS $(col 3) MB (max $(col 4) MB)"
 echo "median /api/control-panel/lavalink/nodes: $(col 5) req/s, p50 $(col 6) ms, p99 $(col 7) ms"
 echo "median /api/status: $(col 8) req/s, p50 $(col 9) ms, p99 $(col 10) ms"
+echo "median /healthz: $(col 11) req/s, p50 $(col 12) ms, p99 $(col 13) ms"

@@ -21,11 +21,12 @@ pub(super) async fn readyz(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// One node as the control panel shows it (the runbook's fields).
+/// One node as the control panel shows it (the runbook's fields). Borrowed from the
+/// view and serialised straight into the answer: the control panel polls this list.
 #[derive(Debug, Serialize)]
-struct PanelNode {
-    name: String,
-    region: String,
+struct PanelNode<'a> {
+    name: &'a str,
+    region: &'a str,
     status: NodeStatus,
     available: bool,
     players: u32,
@@ -35,14 +36,19 @@ struct PanelNode {
     flapping: bool,
 }
 
-pub(super) async fn nodes(State(state): State<ApiState>) -> impl IntoResponse {
+#[derive(Debug, Serialize)]
+struct PanelNodes<'a> {
+    nodes: Vec<PanelNode<'a>>,
+}
+
+pub(super) async fn nodes(State(state): State<ApiState>) -> Response {
     let view = state.driver.view();
-    let nodes: Vec<PanelNode> = view
-        .nodes()
-        .into_iter()
+    let reports = view.nodes();
+    let nodes = reports
+        .iter()
         .map(|n| PanelNode {
-            name: n.node.to_string(),
-            region: n.region.to_string(),
+            name: n.node.as_str(),
+            region: n.region.as_str(),
             status: n.status,
             available: n.available,
             players: n.players,
@@ -52,7 +58,7 @@ pub(super) async fn nodes(State(state): State<ApiState>) -> impl IntoResponse {
             flapping: n.flapping,
         })
         .collect();
-    Json(json!({ "nodes": nodes }))
+    Json(PanelNodes { nodes }).into_response()
 }
 
 pub(super) async fn status(State(state): State<ApiState>) -> impl IntoResponse {
