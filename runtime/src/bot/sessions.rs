@@ -218,9 +218,13 @@ async fn open<C: StreamConnector>(
             .connect(&node.host, node.port)
             .await
             .map_err(|e| e.to_string())?;
-        let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (mut socket, _) = tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(crate::ports::websocket::lavalink_websocket_config()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         // The node's first message is `ready`; a v4 node sends nothing before it.
         loop {
             let frame = socket

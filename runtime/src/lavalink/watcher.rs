@@ -108,9 +108,13 @@ async fn session<C: StreamConnector>(
         .connect(&target.host, target.port)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut socket, _) = tokio_tungstenite::client_async_with_config(
+        request,
+        stream,
+        Some(crate::ports::websocket::lavalink_websocket_config()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     while let Some(frame) = socket.next().await {
         let Ok(frame) = frame else { break };
         let Ok(text) = frame.into_text() else {

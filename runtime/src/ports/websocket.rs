@@ -32,3 +32,15 @@ impl StreamConnector for TokioConnector {
         Ok(stream)
     }
 }
+
+/// Read-buffer size for Lavalink websockets. Lavalink's messages are small JSON
+/// (`stats`, `playerUpdate`, events: well under 4 KiB), while tungstenite's default
+/// 128 KiB buffer is zero-filled again on reads, which dominated the cost of hundreds of
+/// quiet sessions. Larger messages still arrive whole; the buffer only grows for them.
+pub const LAVALINK_READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The websocket configuration of every Lavalink client connection.
+pub fn lavalink_websocket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(LAVALINK_READ_BUFFER_BYTES)
+}

@@ -17,6 +17,11 @@ use super::{ApiError, AppState};
 use crate::emulator::shared::{Shared, SocketTracker};
 use crate::emulator::state::{CloseCommand, SocketEnd};
 
+/// Read-buffer size of a session's websocket: clients send nothing but small control
+/// frames, and tungstenite zero-fills its whole read buffer (128 KiB by default) on
+/// reads, which dominated a simulation with hundreds of sessions.
+const CLIENT_MESSAGE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// How long the node waits for a client to answer its close frame.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
@@ -55,6 +60,7 @@ pub(super) async fn upgrade(
     let failed_shared = Arc::clone(&shared);
     let failed_resume = resume.clone();
     let mut response = upgrade
+        .read_buffer_size(CLIENT_MESSAGE_BUFFER_BYTES)
         .on_failed_upgrade(move |error| {
             tracing::warn!(%error, "websocket upgrade failed");
             if let Some(id) = failed_resume {
