@@ -91,8 +91,30 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, chosen below the kernel's ephemeral
+/// range: a test that kills a server and restarts it on the same port must not find
+/// that port taken meanwhile as the source port of some outgoing connection (which is
+/// where a port bound to 0 comes from).
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    const FLOOR: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|low| *low > FLOOR + 1_000 && *low <= 65_535)
+        .unwrap_or(32_768);
+    let span = ephemeral_low - FLOOR;
+    // Processes running tests at once start far apart; calls within one step on.
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span.min(1_000) {
+        let step = CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(127);
+        let port = FLOOR + (start + step) % span;
+        let port = u16::try_from(port).expect("below the ephemeral range, so below 65536");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -99,6 +99,14 @@ pub(crate) fn to_wire(voice: &VoiceState) -> crate::lavalink::wire::VoiceState {
     }
 }
 
+/// Whether Discord closed a voice connection in a way a client recovers from by joining
+/// again: 4006 (session no longer valid, e.g. another connection took it), 4009 (session
+/// timed out) and 4015 (the voice server crashed). Others (4014: removed from the
+/// channel, 4004: bad token, ...) need a person or the bot's own logic.
+pub(crate) fn is_resumable_close(code: u16) -> bool {
+    matches!(code, 4006 | 4009 | 4015)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,12 +127,4 @@ mod tests {
         assert_eq!(second.channel_id.as_deref(), Some("70"));
         assert_eq!(to_wire(&second).channel_id, "70");
     }
-}
-
-/// Whether Discord closed a voice connection in a way a client recovers from by joining
-/// again: 4006 (session no longer valid, e.g. another connection took it), 4009 (session
-/// timed out) and 4015 (the voice server crashed). Others (4014: removed from the
-/// channel, 4004: bad token, ...) need a person or the bot's own logic.
-pub(crate) fn is_resumable_close(code: u16) -> bool {
-    matches!(code, 4006 | 4009 | 4015)
 }

@@ -122,6 +122,8 @@ pub struct Driver<H: HttpClient, S: Store> {
     /// The leader lease this driver acts under, if it shares the store with others.
     leadership: Option<Leadership>,
     acting: Acting,
+    /// Moves waiting for their guild's first snapshot, with the store reads left to wait.
+    awaiting_snapshot: Vec<(switchyard_core::command::MoveOrder, u8)>,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -162,6 +164,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             metrics: None,
             leadership: None,
             acting: Acting::Always,
+            awaiting_snapshot: Vec::new(),
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }

@@ -5,7 +5,8 @@
 //! Deleting first keeps at most one live player per guild (a reachable old player would
 //! otherwise keep playing beside the new one). Everything a move needs comes from the
 //! driver's cache of player snapshots and bot sessions, so moves work while the store is
-//! down.
+//! down. A guild that started playing since the last read of the store has no snapshot
+//! in the cache yet: its move waits for the next reads (a few, bounded) before failing.
 
 use switchyard_core::command::MoveOrder;
 use switchyard_core::ids::{GuildId, MoveId, NodeId};
@@ -29,8 +30,40 @@ pub(super) struct MoveOutcome {
     result: Result<String, String>,
 }
 
+/// Store reads a move waits for its guild's first snapshot; the second read surely
+/// started after the move was ordered.
+const SNAPSHOT_READS_AWAITED: u8 = 2;
+
 impl<H: HttpClient, S: Store> Driver<H, S> {
-    pub(super) fn start_move(&mut self, _now: Millis, order: MoveOrder) {
+    pub(super) fn start_move(&mut self, now: Millis, order: MoveOrder) {
+        if !self.snapshots.contains_key(&order.guild) {
+            self.awaiting_snapshot.push((order, SNAPSHOT_READS_AWAITED));
+            self.start_poll();
+            return;
+        }
+        self.launch_move(now, order);
+    }
+
+    /// After a read of the store: starts the moves whose snapshot arrived, and those that
+    /// waited long enough (they fail for want of one).
+    pub(super) fn retry_awaiting_snapshot(&mut self, now: Millis) {
+        if !self.is_acting() {
+            self.awaiting_snapshot.clear();
+            return;
+        }
+        for (order, reads_left) in std::mem::take(&mut self.awaiting_snapshot) {
+            if self.snapshots.contains_key(&order.guild) || reads_left <= 1 {
+                self.launch_move(now, order);
+            } else {
+                self.awaiting_snapshot.push((order, reads_left - 1));
+            }
+        }
+        if !self.awaiting_snapshot.is_empty() {
+            self.start_poll();
+        }
+    }
+
+    fn launch_move(&mut self, _now: Millis, order: MoveOrder) {
         let tx = self.completions_tx.clone();
         let fail = |reason: String| {
             let _ = tx.send(Completion::Move(MoveOutcome {

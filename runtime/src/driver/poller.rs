@@ -58,6 +58,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             Ok(snapshots) => self.feed_snapshots(now, snapshots),
             Err(error) => tracing::debug!(%error, "player snapshots unreadable"),
         }
+        self.retry_awaiting_snapshot(now);
     }
 
     fn feed_heartbeats(&mut self, now: Millis, heartbeats: BTreeMap<ShardId, ShardHeartbeat>) {

@@ -90,6 +90,14 @@ impl<S: Store> LeaseKeeper<S> {
             self.observe().await;
             return;
         }
+        if self.store_lost_its_data().await {
+            // Redis restarted empty, perhaps too briefly for this keeper to notice: the
+            // leader that held the lease takes it back first, if it lives.
+            tracing::info!("the store lost the lease's counter; waiting before seeking the lease");
+            self.hold_off_until = Some(Instant::now() + self.settings.ttl);
+            self.observe().await;
+            return;
+        }
         let holder = self.leadership.holder().to_owned();
         let acquired = self
             .store
@@ -112,6 +120,21 @@ impl<S: Store> LeaseKeeper<S> {
                 self.leadership.update(|s| s.leader = Some(seen));
             }
             Err(error) => self.unreachable(&error, "acquiring"),
+        }
+    }
+
+    /// Whether the store's token counter fell below a token already seen: it restarted
+    /// without its data. An unreachable store counts as not knowing (and is noted).
+    async fn store_lost_its_data(&mut self) -> bool {
+        if self.token_floor == 0 {
+            return false;
+        }
+        match self.store.newest_leader_token().await {
+            Ok(newest) => newest < self.token_floor,
+            Err(error) => {
+                self.unreachable(&error, "reading the token counter");
+                true
+            }
         }
     }
 

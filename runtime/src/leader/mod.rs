@@ -17,9 +17,10 @@
 //!   cut off from Redis, is bounded by the fence below: see `docs/redis-schema.md`.)
 //! * A lapsed lease is taken back by its holder's next renewal if no higher token was
 //!   handed out meanwhile, so a store that restarted empty keeps its leader.
-//! * A standby takes a free lease at once, except right after the store was unreachable:
-//!   it then watches for one `ttl` first, so the leader that rode the outage out takes
-//!   its lease back before anyone else can.
+//! * A standby takes a free lease at once, except right after the store was unreachable
+//!   or restarted empty (its token counter fell below a token already seen): it then
+//!   watches for one `ttl` first, so the leader that rode the outage out takes its lease
+//!   back, and writes back what the store lost, before anyone else can.
 //! * Every controller write is fenced by the token ([`crate::ports::store::LeaderFence`]):
 //!   the store refuses it once another controller holds the lease or a higher token
 //!   exists, and the refusal deposes the writer at once ([`Leadership::superseded`]).

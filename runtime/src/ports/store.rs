@@ -414,4 +414,8 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The current lease, if held.
     fn leader(&self) -> impl Future<Output = Result<Option<LeaderLease>, StoreError>> + Send;
+
+    /// The last fencing token handed out, 0 when none is stored. Below a token already
+    /// seen, it shows the store lost its data (a restart without persistence).
+    fn newest_leader_token(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

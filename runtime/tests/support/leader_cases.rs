@@ -185,9 +185,15 @@ pub async fn a_store_that_lost_its_data_keeps_its_leader<B: Backend>(mut h: Harn
     ok(store.release_leader("x", 1).await);
     let token = acquired(ok(store.acquire_leader("a", ttl, 0).await));
     assert!(token >= 2);
+    assert_eq!(ok(store.newest_leader_token().await), token);
     h.backend.kill().await;
     h.backend.restart().await;
     until_answers(&store, Duration::from_secs(10)).await;
+    assert_eq!(
+        ok(store.newest_leader_token().await),
+        0,
+        "the counter is gone: a sign of lost data a standby can read"
+    );
     // The restarted store is empty: the leader's writes land and its renewal takes the
     // lease back at its own token, so the counter never goes below a token in use.
     let a = store.with_leader_fence(fence("a", token));

@@ -642,6 +642,22 @@ where
         })
         .await
     }
+
+    async fn newest_leader_token(&self) -> Result<u64, StoreError> {
+        self.run("newest_leader_token", async {
+            let token: Option<String> = redis::cmd("GET")
+                .arg(keys::LEADER_TOKEN)
+                .query_async(&mut self.conn())
+                .await?;
+            match token {
+                None => Ok(0),
+                Some(text) => text
+                    .parse::<u64>()
+                    .map_err(|_| OpError::Reply(format!("leader token {text:?} is not a number"))),
+            }
+        })
+        .await
+    }
 }
 
 fn decode_sessions(
