@@ -132,3 +132,36 @@ fn version_is_printed() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("switchyard "));
 }
+
+#[test]
+fn check_config_shows_the_leader_lease_and_names_a_bad_advertised_url() {
+    let output = switchyard(
+        &["check-config"],
+        &[
+            ("LAVALINK_NODES", NODES),
+            ("LAVALINK_PASSWORD", "pw"),
+            ("SWITCHYARD_INSTANCE", "switchyard-b"),
+            ("SWITCHYARD_ADVERTISE_URL", "http://10.0.0.6:8080/"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("[leader]"), "{stdout}");
+    assert!(stdout.contains("instance = \"switchyard-b\""), "{stdout}");
+    assert!(
+        stdout.contains("advertise_url = \"http://10.0.0.6:8080\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("lease_ttl_ms = 10000"), "{stdout}");
+    let output = switchyard(
+        &["check-config"],
+        &[
+            ("LAVALINK_NODES", NODES),
+            ("LAVALINK_PASSWORD", "pw"),
+            ("SWITCHYARD_ADVERTISE_URL", "10.0.0.6:8080"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SWITCHYARD_ADVERTISE_URL"), "{stderr}");
+}
