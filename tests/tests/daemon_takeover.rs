@@ -1,6 +1,7 @@
 //! Two `switchyard` daemons on one Redis, as real processes (see `ha_support`): the
 //! leader is killed (SIGKILL) right after it moved a dead node's players, and the standby
-//! takes over without moving anything a second time; it then acts on the next failure
+//! takes over without moving anything a second time (but alerting again, as it cannot
+//! know what the dead leader delivered); it then acts on the next failure
 //! under its own, higher token. The killed daemon comes back as a standby, and a SIGTERM
 //! hands the lease back to it well before the lease would have lapsed.
 
@@ -80,6 +81,12 @@ async fn a_killed_leader_is_replaced_without_double_moves_and_a_stopped_one_hand
     })
     .await;
 
+    let node_down = "switchyard/node-down/eu-1";
+    eventually("the first leader's alert delivered", async || {
+        (cluster.receiver.count(node_down, "trigger") == 1).then_some(())
+    })
+    .await;
+
     cluster.daemons.get_mut(first).expect("a daemon").kill();
     let killed_at = Instant::now();
     let second_token = eventually("the standby acting", async || {
@@ -100,6 +107,11 @@ async fn a_killed_leader_is_replaced_without_double_moves_and_a_stopped_one_hand
     eventually("every guild adopted", async || {
         let status = cluster.status(second).await?;
         (status["players"] == 8 && status["moves_in_flight"] == 0).then_some(())
+    })
+    .await;
+    // The new leader cannot know the alert was delivered: it sends it again.
+    eventually("the alert sent again by the new leader", async || {
+        (cluster.receiver.count(node_down, "trigger") >= 2).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1_000)).await; // room for a wrong move

@@ -4,13 +4,16 @@
 //! heartbeats) but carries out nothing else: no moves, no writes, no alerts, and its core
 //! tracks no players. On taking over it first reads the guild records, routes, player
 //! snapshots and sessions from the store and adopts every guild where its player is;
-//! only then does it act (moving the players of nodes that died meanwhile). On losing
-//! the lease it stops at once and forgets the players, so a later term starts again from
-//! the store.
+//! only then does it act (moving the players of nodes that died meanwhile), and it sends
+//! again the alerts its view holds active, since the previous leader may have died with
+//! them in its outbox (dedup keys make a repeat harmless to PagerDuty). On losing the
+//! lease it stops at once and forgets the players, so a later term starts again from the
+//! store.
 
 use std::collections::BTreeMap;
 
 use switchyard_core::PlayerAdoption;
+use switchyard_core::alerts::{AlertAction, AlertNotice};
 use switchyard_core::command::AuditEvent;
 use switchyard_core::ids::{GuildId, NodeId, ProcessId};
 use switchyard_core::time::Millis;
@@ -168,6 +171,26 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             adoptions.len() - refused.len(),
         )));
         self.resync();
+        self.alert_again(now);
+    }
+
+    /// Sends every alert the view holds active: nothing says the last leader delivered
+    /// them (a standby's own notices were not sent).
+    fn alert_again(&self, now: Millis) {
+        let Some(alerts) = &self.alerts else {
+            return;
+        };
+        for active in self.core.active_alerts() {
+            alerts.submit(&AlertNotice {
+                action: AlertAction::Trigger,
+                dedup_key: active.dedup_key,
+                severity: active.severity,
+                subject: active.subject,
+                summary: active.summary,
+                since: active.since,
+                at: now,
+            });
+        }
     }
 
     fn adoptions(&self, now: Millis, rebuild: &Rebuild) -> Vec<PlayerAdoption> {

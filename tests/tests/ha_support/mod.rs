@@ -325,6 +325,15 @@ impl Receiver {
         Self { url, bodies }
     }
 
+    /// How many bodies arrived with this dedup key and action.
+    pub fn count(&self, dedup_key: &str, action: &str) -> usize {
+        let bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
+        bodies
+            .iter()
+            .filter(|b| b["dedup_key"] == dedup_key && b["action"] == action)
+            .count()
+    }
+
     /// The first body received with this dedup key and action.
     pub fn find(&self, dedup_key: &str, action: &str) -> Option<Value> {
         let bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
