@@ -23,6 +23,8 @@ enum Command {
     List(commands::list::ListArgs),
     /// Run a scenario in the simulated world and check its expectations.
     Run(commands::run::RunArgs),
+    /// Run a scenario once per seed of a range and sum the results up.
+    Sweep(commands::sweep::SweepArgs),
     /// Run a scenario twice with one seed and compare the traces byte for byte.
     CheckDeterminism(commands::check_determinism::CheckDeterminismArgs),
 }
@@ -39,5 +41,6 @@ fn main() -> ExitCode {
         Command::List(args) => commands::list::exec(args),
         Command::Run(args) => commands::run::exec(args),
         Command::CheckDeterminism(args) => commands::check_determinism::exec(args),
+        Command::Sweep(args) => commands::sweep::exec(args),
     }
 }

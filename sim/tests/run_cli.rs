@@ -95,3 +95,105 @@ fn check_determinism_passes_for_the_fixture() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_run_report_holds_the_run_s_figures_and_charts() {
+    let dir = temp_dir("run-report");
+    let json = dir.join("result.json");
+    let reports = dir.join("report");
+    let output = sim(&[
+        "run",
+        FIXTURE,
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("written")).expect("json");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("summary.json")).expect("written"))
+            .expect("json");
+    // The report carries the same figures as the run's own result.
+    assert_eq!(summary["seed"], 3);
+    assert_eq!(summary["passed"], true);
+    assert_eq!(
+        summary["availability"]["overall"]["ratio"],
+        result["outcome"]["availability"]
+    );
+    assert_eq!(
+        summary["incidents"][0]["rto_ms"],
+        result["outcome"]["incidents"][0]["rto_ms"]
+    );
+    assert_eq!(summary["incidents"][0]["kind"], "node_kill");
+    assert!(
+        summary["incidents"][0]["players_moved"]
+            .as_u64()
+            .expect("count")
+            > 0
+    );
+    assert!(
+        summary["incidents"][0]["detected_at_ms"]
+            .as_u64()
+            .expect("detected")
+            >= 60_000
+    );
+    let served = summary["series"]["served_demanded"]
+        .as_array()
+        .expect("series");
+    assert!(served.len() > 100, "one point per sample");
+    let per_node = summary["series"]["players_per_node"]
+        .as_object()
+        .expect("nodes");
+    assert!(per_node.len() >= 2, "{per_node:?}");
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit");
+    assert!(junit.contains("<testsuite"), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    for chart in [
+        "availability_by_region",
+        "players_per_node",
+        "served_vs_demanded",
+    ] {
+        let svg = std::fs::read_to_string(reports.join(format!("{chart}.svg"))).expect("svg");
+        assert!(svg.contains("<svg") && svg.contains("polyline"), "{chart}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_sweep_runs_every_seed_and_sums_up() {
+    let dir = temp_dir("sweep");
+    let output = sim(&[
+        "sweep",
+        FIXTURE,
+        "--seeds",
+        "3..4",
+        "--jobs",
+        "2",
+        "--report-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 seeds, 2 passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("RTO over 2 recovered incidents"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("seed     3: pass"), "{stderr}");
+    assert!(stderr.contains("seed     4: pass"), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("written"))
+            .expect("json");
+    let seeds: Vec<u64> = summary["seeds"]
+        .as_array()
+        .expect("seeds")
+        .iter()
+        .map(|s| s["seed"].as_u64().expect("seed"))
+        .collect();
+    assert_eq!(seeds, [3, 4]);
+    assert!(sim(&["sweep", FIXTURE, "--seeds", "4..3"]).status.code() == Some(2));
+    std::fs::remove_dir_all(dir).ok();
+}

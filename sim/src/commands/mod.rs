@@ -4,5 +4,7 @@ pub mod check_determinism;
 pub mod list;
 pub mod logging;
 pub mod node;
+pub mod report;
 pub mod run;
+pub mod sweep;
 pub mod validate;

@@ -1,5 +1,5 @@
-//! `sim run FILE [--seed N] [--json PATH]`: runs a scenario in the simulated world and
-//! checks its expectations. Exit 0 when every expectation held, 1 when one failed (with
+//! `sim run FILE [--seed N] [--json PATH] [--report-dir DIR]`: runs a scenario in the
+//! simulated world and checks its expectations. Exit 0 when every expectation held, 1 when one failed (with
 //! the command that replays the run), 2 for invalid input, 3 for an internal error.
 
 use std::path::PathBuf;
@@ -24,6 +24,9 @@ pub struct RunArgs {
     /// Also write the machine-readable result here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write a report here: summary.json, report.md, report.html, junit.xml and charts.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// One expectation's verdict.
@@ -177,12 +180,30 @@ pub fn exec(args: RunArgs) -> ExitCode {
             outcome: &outcome,
             expectations,
             passed,
-            replay,
+            replay: replay.clone(),
         };
         let json = serde_json::to_string_pretty(&report).expect("the report is plain data");
         if let Err(error) = std::fs::write(path, json) {
             eprintln!("sim run: cannot write {}: {error}", path.display());
             return ExitCode::from(exit_codes::INTERNAL_ERROR);
+        }
+    }
+    if let Some(dir) = &args.report_dir {
+        let facts = super::report::RunFacts {
+            scenario: &scenario,
+            path: &args.file,
+            seed,
+            wall_ms: u64::try_from(wall_ms).unwrap_or(u64::MAX),
+            outcome: &outcome,
+            verdicts: &verdicts(&scenario, &outcome),
+            replay: &replay,
+        };
+        match switchyard_reports::write_run_report(dir, &super::report::run_report(&facts)) {
+            Ok(written) => eprintln!("report written to {}", written.dir.display()),
+            Err(error) => {
+                eprintln!("sim run: {error}");
+                return ExitCode::from(exit_codes::INTERNAL_ERROR);
+            }
         }
     }
     ExitCode::from(if passed {

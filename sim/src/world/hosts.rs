@@ -154,6 +154,7 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
     let (trace_tx, mut trace_rx) = mpsc::unbounded_channel::<(Millis, Command)>();
     let (driver, handle) = Driver::new(core, clients, store, Some(alerts), settings);
     let driver = driver.with_trace(trace_tx);
+    shared.lock().expect("no panics while locked").controller = Some(handle.clone());
     let trace_shared = shared.clone();
     tokio::spawn(async move {
         while let Some((at, command)) = trace_rx.recv().await {

@@ -7,6 +7,7 @@ mod discord;
 mod faults;
 mod hosts;
 pub mod oracle;
+pub mod series;
 pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,11 +20,13 @@ use switchyard_core::command::Command;
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_core::time::Millis;
 use switchyard_runtime::bot::BotHandle;
+use switchyard_runtime::driver::DriverHandle;
 
 use crate::emulator::{EmulatorControl, NodeSnapshot};
 use crate::scenario::{Host, Scenario};
 use faults::Edge;
 use oracle::{Availability, Oracle, Sample, Violation};
+use series::Series;
 
 /// The simulation's fixed wall-clock epoch (2025-01-01T00:00:00Z), so runs are
 /// byte-identical.
@@ -44,6 +47,8 @@ pub struct Shared {
     alerts: Vec<(Millis, Value)>,
     trace: Vec<(Millis, Command)>,
     webhook_failure: Option<u16>,
+    /// The running controller's handle, for what it believes (probe latencies).
+    controller: Option<DriverHandle>,
 }
 
 /// One incident's recovery.
@@ -61,6 +66,11 @@ pub struct Incident {
     /// Guilds it interrupted, when the first and the last were served again, and which
     /// guild was last.
     pub recovery: oracle::Recovery,
+    /// The controller's first reaction in the incident's window (an alert, a move or a
+    /// shard promotion), from its command trace.
+    pub detected_at_ms: Option<u64>,
+    /// Moves the controller ordered in the incident's window.
+    pub players_moved: u64,
 }
 
 /// An alert the webhook receiver got.
@@ -89,6 +99,10 @@ pub struct RunOutcome {
     pub availability: f64,
     /// Per home region.
     pub availability_by_region: BTreeMap<String, f64>,
+    /// Per plan.
+    pub availability_by_plan: BTreeMap<String, f64>,
+    /// Raw counts per plan.
+    pub plan_samples: BTreeMap<String, Availability>,
     /// Raw counts.
     pub samples: BTreeMap<String, Availability>,
     /// Invariant violations.
@@ -98,6 +112,9 @@ pub struct RunOutcome {
     /// Controller commands, one JSON object per line (the determinism trace).
     #[serde(skip)]
     pub trace: String,
+    /// The run sample by sample (for reports; too long for the JSON result).
+    #[serde(skip)]
+    pub series: Series,
 }
 
 /// Runs a scenario with a seed; `progress` is told the simulated time now and then.
@@ -167,7 +184,16 @@ pub fn run(
     edges.sort_by_key(|(at, index, edge)| (*at, *edge == Edge::Start, *index));
     let mut next_edge = 0;
     let mut next_sample_ms = SAMPLE_INTERVAL_MS;
-    let mut oracle = Oracle::default();
+    let mut oracle = Oracle::with_plans(
+        scenario
+            .topology
+            .plans
+            .iter()
+            .map(|plan| (plan.name.clone(), plan.regions.clone()))
+            .collect(),
+    );
+    let mut trace_seen = 0;
+    let mut series = Series::new(SAMPLE_INTERVAL_MS);
     let check_residency = true;
     loop {
         let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -182,7 +208,15 @@ pub fn run(
         }
         if now_ms >= next_sample_ms {
             let sample = sample(&mut sim, scenario, &shared, now_ms, next_edge, &edges);
+            {
+                let shared = shared.lock().expect("no panics while locked");
+                oracle.observe_commands(&shared.trace[trace_seen..]);
+                trace_seen = shared.trace.len();
+            }
             oracle.observe(&guilds, &sample, check_residency);
+            series.record_counts(now_ms, &oracle.last_sample);
+            series.record_players(now_ms, &sample.players_per_node);
+            record_latencies(&mut series, &shared, now_ms);
             next_sample_ms += SAMPLE_INTERVAL_MS;
             progress(now_ms);
         }
@@ -193,7 +227,38 @@ pub fn run(
             .map_err(|e| format!("simulation failed at {now_ms} ms: {e}"))?;
     }
     oracle.finish(scenario.duration_ms);
-    Ok(outcome(scenario, &guilds, &oracle, &shared))
+    Ok(outcome(scenario, &guilds, &oracle, &shared, series))
+}
+
+/// Whether a controller command is a reaction to a fault.
+fn is_reaction(command: &Command) -> bool {
+    match command {
+        Command::Alert(notice) => notice.action == switchyard_core::alerts::AlertAction::Trigger,
+        Command::MovePlayer(_) | Command::PromoteShard(_) => true,
+        _ => false,
+    }
+}
+
+/// Records the controller's latest probe latency of each node it can reach.
+fn record_latencies(series: &mut Series, shared: &Arc<Mutex<Shared>>, now_ms: u64) {
+    let Some(controller) = shared
+        .lock()
+        .expect("no panics while locked")
+        .controller
+        .clone()
+    else {
+        return;
+    };
+    if !controller.is_running() {
+        return;
+    }
+    for node in controller.view().nodes() {
+        if node.status != switchyard_core::health::NodeStatus::Down
+            && let Some(latency_ms) = node.latency_ms
+        {
+            series.record_latency(now_ms, node.node.as_str(), latency_ms);
+        }
+    }
 }
 
 fn cut_from_discord(scenario: &Scenario, node: &NodeId, now_ms: u64) -> bool {
@@ -271,6 +336,13 @@ fn sample(
             }
         }
     }
+    let mut players_per_node: BTreeMap<String, u32> =
+        snapshots.keys().map(|node| (node.to_string(), 0)).collect();
+    for nodes in players.values() {
+        for node in nodes {
+            *players_per_node.entry(node.to_string()).or_default() += 1;
+        }
+    }
     let mut shard_owners: BTreeMap<ShardId, usize> = BTreeMap::new();
     for (process, bot) in &shared.bots {
         if !running.contains(process) || bot.state().is_stalled() {
@@ -286,6 +358,7 @@ fn sample(
         at_ms: now_ms,
         audible,
         players,
+        players_per_node,
         reachable_nodes,
         node_regions,
         shard_owners,
@@ -297,7 +370,9 @@ fn outcome(
     guilds: &[workload::GuildPlan],
     oracle: &Oracle,
     shared: &Arc<Mutex<Shared>>,
+    series: Series,
 ) -> RunOutcome {
+    let shared = shared.lock().expect("no panics while locked");
     let starts: Vec<u64> = scenario.faults.iter().map(|f| f.at_ms).collect();
     let incidents = scenario
         .faults
@@ -311,7 +386,22 @@ fn outcome(
                 .unwrap_or(u64::MAX);
             let window_end = next_fault.min(fault.at_ms + ATTRIBUTION_WINDOW_MS);
             let recovery = oracle.recovery(fault.at_ms, window_end, scenario.duration_ms);
+            let in_window: Vec<&(Millis, Command)> = shared
+                .trace
+                .iter()
+                .filter(|(at, _)| (fault.at_ms..window_end).contains(&at.as_ms()))
+                .collect();
+            let detected_at_ms = in_window
+                .iter()
+                .find(|(_, command)| is_reaction(command))
+                .map(|(at, _)| at.as_ms());
+            let players_moved = in_window
+                .iter()
+                .filter(|(_, command)| matches!(command, Command::MovePlayer(_)))
+                .count() as u64;
             Incident {
+                detected_at_ms,
+                players_moved,
                 fault: fault.index,
                 kind: fault.kind.name().to_owned(),
                 at_ms: fault.at_ms,
@@ -320,7 +410,6 @@ fn outcome(
             }
         })
         .collect();
-    let shared = shared.lock().expect("no panics while locked");
     let alerts = shared
         .alerts
         .iter()
@@ -355,8 +444,19 @@ fn outcome(
         samples: std::iter::once(("overall".to_owned(), oracle.overall))
             .chain(oracle.by_region.iter().map(|(r, a)| (r.to_string(), *a)))
             .collect(),
+        availability_by_plan: oracle
+            .by_plan
+            .iter()
+            .map(|(p, a)| (p.to_string(), a.ratio()))
+            .collect(),
+        plan_samples: oracle
+            .by_plan
+            .iter()
+            .map(|(p, a)| (p.to_string(), *a))
+            .collect(),
         violations: oracle.violations.clone(),
         alerts,
         trace,
+        series,
     }
 }

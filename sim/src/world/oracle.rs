@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use switchyard_core::ids::{GuildId, NodeId, RegionId, ShardId};
+use switchyard_core::command::Command;
+use switchyard_core::health::NodeStatus;
+use switchyard_core::ids::{GuildId, NodeId, PlanId, RegionId, ShardId};
 
 use super::workload::GuildPlan;
 
@@ -18,6 +20,8 @@ pub struct Sample {
     /// Live players per guild (a track loaded, on a running node, audible or not): the
     /// nodes holding them.
     pub players: BTreeMap<GuildId, Vec<NodeId>>,
+    /// How many live players each running node holds.
+    pub players_per_node: BTreeMap<String, u32>,
     /// Nodes running and reachable from Discord voice.
     pub reachable_nodes: BTreeSet<NodeId>,
     /// Regions of the nodes.
@@ -57,6 +61,15 @@ impl Availability {
     }
 }
 
+/// One sample's served and demanded guilds, overall and per home region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleCounts {
+    /// Over every region.
+    pub overall: Availability,
+    /// Per home region.
+    pub by_region: BTreeMap<RegionId, Availability>,
+}
+
 /// What the oracle accumulated.
 #[derive(Debug, Default)]
 pub struct Oracle {
@@ -64,6 +77,10 @@ pub struct Oracle {
     pub overall: Availability,
     /// Per home region.
     pub by_region: BTreeMap<RegionId, Availability>,
+    /// Per plan.
+    pub by_plan: BTreeMap<PlanId, Availability>,
+    /// The latest sample's counts alone, for time series.
+    pub last_sample: SampleCounts,
     /// Violations, in time order.
     pub violations: Vec<Violation>,
     /// When each guild became unserved, while it is.
@@ -74,6 +91,10 @@ pub struct Oracle {
     doubled_since: BTreeMap<GuildId, u64>,
     /// Shards with two live owners in the previous sample.
     contested: BTreeSet<ShardId>,
+    /// The regions each plan allows (empty: plan clamps are not checked).
+    plan_regions: BTreeMap<PlanId, Vec<RegionId>>,
+    /// Nodes the controller itself last published as down.
+    known_down: BTreeSet<NodeId>,
 }
 
 /// Guilds get this long after they start before they count as demanding playback.
@@ -86,9 +107,48 @@ pub const START_GRACE_MS: u64 = 10_000;
 pub const LEFT_BEHIND_PLAYER_BOUND_MS: u64 = 10_000;
 
 impl Oracle {
+    /// An oracle that also checks the plans' region clamps.
+    pub fn with_plans(plan_regions: BTreeMap<PlanId, Vec<RegionId>>) -> Self {
+        Self {
+            plan_regions,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the controller's commands as they are issued: no move or placement onto a
+    /// node the controller itself has published as down.
+    pub fn observe_commands<'a>(
+        &mut self,
+        commands: impl IntoIterator<Item = &'a (switchyard_core::time::Millis, Command)>,
+    ) {
+        for (at, command) in commands {
+            let target = match command {
+                Command::PublishNodeHealth(report) => {
+                    if report.status == NodeStatus::Down {
+                        self.known_down.insert(report.node.clone());
+                    } else {
+                        self.known_down.remove(&report.node);
+                    }
+                    continue;
+                }
+                Command::MovePlayer(order) => (order.guild, &order.to),
+                Command::AssignPlayer(assignment) => (assignment.guild, &assignment.node),
+                _ => continue,
+            };
+            if self.known_down.contains(target.1) {
+                self.violate(
+                    at.as_ms(),
+                    "no_move_to_down_node",
+                    format!("guild {} sent to {}, published down", target.0, target.1),
+                );
+            }
+        }
+    }
+
     /// Accounts one sample.
     pub fn observe(&mut self, guilds: &[GuildPlan], sample: &Sample, check_residency: bool) {
         let now = sample.at_ms;
+        self.last_sample = SampleCounts::default();
         for guild in guilds {
             if now < guild.start_ms + START_GRACE_MS {
                 continue;
@@ -104,12 +164,21 @@ impl Oracle {
                 .collect();
             let owned = sample.shard_owners.get(&guild.shard).copied().unwrap_or(0) > 0;
             let served = !live.is_empty() && owned;
-            let region = self.by_region.entry(guild.home.clone()).or_default();
-            region.demanded += 1;
-            self.overall.demanded += 1;
+            let counters = [
+                self.by_region.entry(guild.home.clone()).or_default(),
+                self.by_plan.entry(guild.plan.clone()).or_default(),
+                &mut self.overall,
+                self.last_sample
+                    .by_region
+                    .entry(guild.home.clone())
+                    .or_default(),
+                &mut self.last_sample.overall,
+            ];
+            for counter in counters {
+                counter.demanded += 1;
+                counter.served += u64::from(served);
+            }
             if served {
-                region.served += 1;
-                self.overall.served += 1;
                 if let Some(since) = self.down_since.remove(&guild.guild) {
                     self.outages.push((guild.guild, since, now));
                 }
@@ -117,6 +186,29 @@ impl Oracle {
                 self.down_since.entry(guild.guild).or_insert(now);
             }
             self.check_single_player(now, guild.guild, sample);
+            let allowed = self.plan_regions.get(&guild.plan);
+            let outside: Vec<String> = live
+                .iter()
+                .filter(|node| {
+                    allowed.is_some_and(|allowed| {
+                        sample
+                            .node_regions
+                            .get(**node)
+                            .is_none_or(|region| !allowed.contains(region))
+                    })
+                })
+                .map(ToString::to_string)
+                .collect();
+            for node in outside {
+                self.violate(
+                    now,
+                    "plan_clamp",
+                    format!(
+                        "guild {} on plan {} plays on {node}, a region its plan does not allow",
+                        guild.guild, guild.plan
+                    ),
+                );
+            }
             if check_residency && let Some(pin) = &guild.residency {
                 for node in &live {
                     if sample.node_regions.get(*node) != Some(pin) {
@@ -246,4 +338,205 @@ pub struct Recovery {
     pub rto_ms: Option<u64>,
     /// The guild that recovered last (or never), to start an investigation from.
     pub slowest_guild: Option<GuildId>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each invariant kind, shown to be caught from a world that breaks it.
+
+    use switchyard_core::command::{Assignment, NodeHealthReport};
+    use switchyard_core::time::Millis;
+
+    use super::*;
+
+    fn guild(id: u64, plan: &str, home: &str, residency: Option<&str>) -> GuildPlan {
+        GuildPlan {
+            guild: GuildId(id),
+            shard: ShardId(0),
+            plan: PlanId::new(plan),
+            region: Some(RegionId::new(home)),
+            residency: residency.map(RegionId::new),
+            home: RegionId::new(home),
+            start_ms: 0,
+            track_length_ms: 180_000,
+        }
+    }
+
+    /// A sample at `at_ms` where each guild plays on the given nodes (all reachable) and
+    /// shard 0 has `owners` live owners.
+    fn sample(at_ms: u64, playing: &[(u64, &[&str])], owners: usize) -> Sample {
+        let node_regions: BTreeMap<NodeId, RegionId> = ["us-1", "us-2", "eu-1", "apac-1"]
+            .iter()
+            .map(|n| (NodeId::new(n), RegionId::new(n.split('-').next().unwrap())))
+            .collect();
+        let located: BTreeMap<GuildId, Vec<NodeId>> = playing
+            .iter()
+            .map(|(g, nodes)| (GuildId(*g), nodes.iter().map(|n| NodeId::new(*n)).collect()))
+            .collect();
+        Sample {
+            at_ms,
+            audible: located.clone(),
+            players: located,
+            players_per_node: BTreeMap::new(),
+            reachable_nodes: node_regions.keys().cloned().collect(),
+            node_regions,
+            shard_owners: BTreeMap::from([(ShardId(0), owners)]),
+        }
+    }
+
+    fn plans() -> BTreeMap<PlanId, Vec<RegionId>> {
+        BTreeMap::from([
+            (
+                PlanId::new("free"),
+                vec![RegionId::new("us"), RegionId::new("eu")],
+            ),
+            (
+                PlanId::new("growth"),
+                vec![
+                    RegionId::new("us"),
+                    RegionId::new("eu"),
+                    RegionId::new("apac"),
+                ],
+            ),
+        ])
+    }
+
+    fn kinds(oracle: &Oracle) -> Vec<&str> {
+        oracle
+            .violations
+            .iter()
+            .map(|v| v.invariant.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_healthy_world_breaks_nothing_and_is_fully_available() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [
+            guild(1, "free", "us", None),
+            guild(2, "growth", "eu", Some("eu")),
+        ];
+        for t in 0..40 {
+            let at = START_GRACE_MS + t * 500;
+            oracle.observe(
+                &guilds,
+                &sample(at, &[(1, &["us-1"]), (2, &["eu-1"])], 1),
+                true,
+            );
+        }
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        assert_eq!(oracle.overall.ratio(), 1.0);
+    }
+
+    #[test]
+    fn a_pinned_guild_outside_its_region_breaks_residency() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(2, "growth", "eu", Some("eu"))];
+        oracle.observe(&guilds, &sample(START_GRACE_MS, &[(2, &["us-1"])], 1), true);
+        assert_eq!(kinds(&oracle), ["residency"]);
+        assert!(oracle.violations[0].detail.contains("us-1"));
+    }
+
+    #[test]
+    fn a_guild_outside_its_plan_breaks_the_plan_clamp() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None)];
+        oracle.observe(
+            &guilds,
+            &sample(START_GRACE_MS, &[(1, &["apac-1"])], 1),
+            true,
+        );
+        assert_eq!(kinds(&oracle), ["plan_clamp"]);
+    }
+
+    #[test]
+    fn two_players_beyond_the_cleanup_bound_break_single_player() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None)];
+        let doubled: &[(u64, &[&str])] = &[(1, &["us-1", "us-2"])];
+        // A move leaves a player behind for a moment: allowed.
+        for t in 0..=LEFT_BEHIND_PLAYER_BOUND_MS / 500 {
+            oracle.observe(&guilds, &sample(START_GRACE_MS + t * 500, doubled, 1), true);
+        }
+        assert!(oracle.violations.is_empty());
+        // Past the bound it is a violation.
+        let late = START_GRACE_MS + LEFT_BEHIND_PLAYER_BOUND_MS + 500;
+        oracle.observe(&guilds, &sample(late, doubled, 1), true);
+        assert_eq!(kinds(&oracle), ["single_player"]);
+    }
+
+    #[test]
+    fn two_live_shard_owners_in_a_row_break_single_shard_owner() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None)];
+        oracle.observe(&guilds, &sample(START_GRACE_MS, &[(1, &["us-1"])], 2), true);
+        assert!(
+            oracle.violations.is_empty(),
+            "one sample is a hand-over in flight"
+        );
+        oracle.observe(
+            &guilds,
+            &sample(START_GRACE_MS + 500, &[(1, &["us-1"])], 2),
+            true,
+        );
+        assert_eq!(kinds(&oracle), ["single_shard_owner"]);
+    }
+
+    #[test]
+    fn a_move_onto_a_node_published_down_is_caught() {
+        let mut oracle = Oracle::with_plans(plans());
+        let report = |status| {
+            Command::PublishNodeHealth(NodeHealthReport {
+                node: NodeId::new("us-1"),
+                region: RegionId::new("us"),
+                status,
+                available: status != NodeStatus::Down,
+                players: 0,
+                capacity: 100,
+                usable_capacity: 100,
+                latency_ms: None,
+                flapping: false,
+                drained: false,
+                maintenance: false,
+                since: Millis(0),
+            })
+        };
+        let assign = Command::AssignPlayer(Assignment {
+            guild: GuildId(1),
+            node: NodeId::new("us-1"),
+            region: RegionId::new("us"),
+            effective_region: RegionId::new("us"),
+            clamped: false,
+            over_capacity: false,
+        });
+        let up = [
+            (Millis(1), report(NodeStatus::Up)),
+            (Millis(2), assign.clone()),
+        ];
+        oracle.observe_commands(&up);
+        assert!(oracle.violations.is_empty());
+        let down = [(Millis(3), report(NodeStatus::Down)), (Millis(4), assign)];
+        oracle.observe_commands(&down);
+        assert_eq!(kinds(&oracle), ["no_move_to_down_node"]);
+    }
+
+    #[test]
+    fn an_unserved_guild_is_an_outage_until_it_is_served() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None)];
+        oracle.observe(&guilds, &sample(START_GRACE_MS, &[], 1), true);
+        oracle.observe(
+            &guilds,
+            &sample(START_GRACE_MS + 500, &[(1, &["us-2"])], 1),
+            true,
+        );
+        assert_eq!(
+            oracle.outages,
+            [(GuildId(1), START_GRACE_MS, START_GRACE_MS + 500)]
+        );
+        let recovery = oracle.recovery(START_GRACE_MS, START_GRACE_MS + 60_000, 100_000);
+        assert_eq!(recovery.rto_ms, Some(500));
+        assert_eq!(recovery.slowest_guild, Some(GuildId(1)));
+        assert_eq!(oracle.overall.ratio(), 0.5);
+    }
 }
