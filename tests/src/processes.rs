@@ -2,10 +2,12 @@
 //! and children that die with the test.
 //!
 //! `CARGO_BIN_EXE_<name>` only exists for a package's own binaries, and these tests run
-//! binaries of two other packages (`switchyard` and `sim`). So the first test that needs
-//! one runs `cargo build` for it, with the profile and target directory of the running
-//! test (cargo holds no lock while tests run, and a fresh binary is a no-op build), and
-//! takes it from that profile's directory.
+//! binaries of two other packages (`switchyard` and `sim`). They are taken from the
+//! running test's profile directory, where `cargo test --workspace` has just built them.
+//! When a binary there is older than some source of the workspace (or missing), as after
+//! `cargo test -p switchyard-tests` following an edit, the first test that needs it runs
+//! `cargo build` for it, with the test's profile and target directory (cargo holds no
+//! lock while tests run).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -23,6 +25,14 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         return path.clone();
     }
     let profile_dir = profile_dir();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lies in the workspace");
+    let path = profile_dir.join(name);
+    if !is_older_than_sources(&path, workspace) {
+        built.insert(name.to_owned(), path.clone());
+        return path;
+    }
     let target_dir = profile_dir
         .parent()
         .expect("a profile directory lies inside the target directory");
@@ -31,9 +41,6 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         Some(other) => other.to_owned(),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lies in the workspace");
     let output = Command::new(cargo)
         .current_dir(workspace)
         .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
@@ -46,10 +53,55 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         "building {package}'s {name} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let path = profile_dir.join(name);
     assert!(path.exists(), "{} was not built", path.display());
     built.insert(name.to_owned(), path.clone());
     path
+}
+
+/// Whether `binary` is missing or older than a source file (`.rs`, `.toml`, `.lock`) of
+/// the workspace: cargo's own notion of stale, by modification time.
+fn is_older_than_sources(binary: &Path, workspace: &Path) -> bool {
+    /// Files looked at, at most: past it the binary is rebuilt to be safe.
+    const FILES_MAX: usize = 50_000;
+    let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let mut pending = vec![workspace.to_owned()];
+    let mut seen = 0;
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > FILES_MAX {
+                return true;
+            }
+            let path = entry.path();
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !matches!(name.to_str(), Some("target" | ".git")) {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let source = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("rs" | "toml" | "lock")
+            );
+            let newer = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified > built);
+            if source && newer {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `target/<profile>`: the test executable lives in its `deps` directory.
