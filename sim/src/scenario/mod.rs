@@ -35,15 +35,15 @@
 //! | `region_outage` | `region` (all its nodes die) |
 //! | `partition` | `a`, `b` (host lists), `oneway` (drop a -> b only); `duration` required |
 //! | `latency` | `hosts` or `links = [[x, y], ...]`, `latency`, `jitter`; `duration` required |
-//! | `message_loss` | `hosts` or `links`, `rate` in (0, 1]; `duration` required |
+//! | `message_loss` | `hosts` or `links`, `rate` in (0, 1] (per TCP segment; a loss stalls the link for TCP's retransmission timeout, as retransmitting TCP would); `duration` required |
 //! | `node_slow` | `node`, at least one of `cpu_load` (0-1), `deficit` (frames/min, <= 3000), `response_latency` |
-//! | `node_flapping` | `node`, `period` (down for the first half of each period) |
+//! | `node_flapping` | `node`, `period`, `down` (killed at the start of each period, restarted after `down`; default half the period) |
 //! | `shard_stall` / `shard_kill` | `shard` (kill: the shard's initial owner process dies) |
 //! | `redis_outage`, `controller_crash` | none |
 //! | `webhook_outage` | `status` (4xx/5xx or `"drop"`) or `rate_limit = true` (429 + Retry-After) |
-//! | `node_drain` | `node` (operator drain; `duration` = re-enabled after) |
-//! | `node_join` | `node`, `region`, `capacity`, optional `priority`, `weight` (no duration) |
-//! | `rolling_restart` | `region`, `every`, `downtime` (<= `every`); nodes restart one at a time |
+//! | `node_drain` | `node` (an operator drains it through the API; `duration` = re-enabled after) |
+//! | `node_join` | `node`, `region`, `capacity`, optional `priority`, `weight` (no duration; the node is down until `at`, then starts and is added to the controller) |
+//! | `rolling_restart` | `region`, `every`, `downtime` (<= `every`); nodes restart gracefully one at a time |
 //!
 //! Hosts (in `a`, `b`, `hosts`, `links`): a node name, `"region:<name>"` (every node of
 //! the region at the fault's start, joined ones included), a bot process (`bot-0`,

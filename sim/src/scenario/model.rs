@@ -46,6 +46,37 @@ impl Scenario {
             .iter()
             .filter(move |node| node.region == *region)
     }
+
+    /// Nodes that `node_join` faults add, with when they join, in file order.
+    pub fn joined_nodes(&self) -> impl Iterator<Item = (u64, &NodeSpec)> {
+        self.faults.iter().filter_map(|fault| match &fault.kind {
+            FaultKind::NodeJoin { spec } => Some((fault.at_ms, spec)),
+            _ => None,
+        })
+    }
+
+    /// The topology with the nodes that have joined by `now_ms`: what a controller
+    /// starting then reads from its configuration (an operator who adds a node to a
+    /// running controller adds it to the configuration too).
+    pub fn topology_at(&self, now_ms: u64) -> TopologySpec {
+        let mut topology = self.topology.clone();
+        let joined = self
+            .joined_nodes()
+            .filter(|(at_ms, _)| *at_ms <= now_ms)
+            .map(|(_, spec)| spec.clone());
+        topology.nodes.extend(joined);
+        topology
+    }
+
+    /// Every node the run ever has: the topology's, then the joined ones. The world
+    /// builds a host for each, and bots know them all from the start (as a bot's
+    /// configuration lists the nodes its operators will bring up).
+    pub fn all_nodes(&self) -> impl Iterator<Item = &NodeSpec> {
+        self.topology
+            .nodes
+            .iter()
+            .chain(self.joined_nodes().map(|(_, spec)| spec))
+    }
 }
 
 /// The guild population.
@@ -229,12 +260,15 @@ pub enum FaultKind {
         /// Added to every response.
         response_latency_ms: Option<u64>,
     },
-    /// The node goes down and comes back every `period_ms` (down for the first half).
+    /// The node's process dies and restarts every `period_ms`, down for the first
+    /// `down_ms` of each period.
     NodeFlapping {
         /// The node.
         node: NodeId,
         /// One down-up cycle.
         period_ms: u64,
+        /// How long each cycle the node is down; in (0, `period_ms`).
+        down_ms: u64,
     },
     /// The shard's owner stays alive but stops heartbeating it.
     ShardStall {

@@ -1,80 +1,222 @@
 //! Turning the scenario's fault schedule into actions on the turmoil world.
+//!
+//! The schedule is expanded before the run into timed actions ([`timeline`]); the
+//! [`Injector`] applies those that are due before each step and, between steps, lets
+//! message loss act on the traffic of the step just run ([`loss`]). Operator actions
+//! (drain, enable, join) go through an operator host ([`operator`]).
+
+mod loss;
+mod operator;
+mod timeline;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::scenario::{Fault, FaultKind, Host, LinkTarget, WebhookFailure};
+use serde::Serialize;
+
+use crate::scenario::{Fault, FaultKind, Host, LinkTarget, Scenario, WebhookFailure};
 
 use super::Shared;
+use loss::LossModel;
+pub use loss::LossStats;
+use operator::OperatorDesk;
+pub use operator::{OPERATOR_HOST, OperatorOutcome};
+use timeline::{Action, Edge, Timed, expand};
 
-/// Whether a fault starts or ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edge {
-    /// The fault begins.
-    Start,
-    /// The fault heals.
-    End,
+/// Something the world did to inject a fault, and what turmoil reported right after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultEvent {
+    /// Run milliseconds.
+    pub at_ms: u64,
+    /// The fault's index in the scenario.
+    pub fault: usize,
+    /// What happened.
+    #[serde(flatten)]
+    pub what: FaultEffect,
 }
 
-fn host_name(host: &Host) -> String {
-    host.to_string()
+/// What one fault action did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FaultEffect {
+    /// A fault that toggles was switched on.
+    Started,
+    /// It was switched off.
+    Healed,
+    /// A node's process was stopped; `running` is turmoil's view right after (a
+    /// graceful stop runs on until its websockets are closed).
+    NodeStopped {
+        /// The node.
+        node: String,
+        /// Shut down rather than killed.
+        graceful: bool,
+        /// Whether its host still runs.
+        running: bool,
+    },
+    /// A node's process was started.
+    NodeStarted {
+        /// The node.
+        node: String,
+        /// Whether its host runs.
+        running: bool,
+    },
+    /// A message loss fault healed, with what it did.
+    LossHealed(LossStats),
+    /// The operator was handed a request (its outcome is in the run's operator log).
+    OperatorIssued {
+        /// `drain eu-1`, ...
+        request: String,
+    },
 }
 
-fn pairs(target: &LinkTarget, all_hosts: &[String]) -> Vec<(String, String)> {
-    match target {
-        LinkTarget::Hosts(hosts) => hosts
+/// Applies the expanded schedule to the world, step by step.
+pub struct Injector {
+    timeline: Vec<Timed>,
+    next: usize,
+    /// Every host's name, for faults that target "every link touching" a host.
+    hosts: Vec<String>,
+    loss: LossModel,
+    operator: Option<OperatorDesk>,
+    events: Vec<FaultEvent>,
+}
+
+impl Injector {
+    /// Expands the schedule, takes down the hosts of nodes that join later, and adds
+    /// the operator host when an operator acts. Call after every other host exists.
+    pub fn new(
+        sim: &mut turmoil::Sim<'static>,
+        scenario: &Scenario,
+        seed: u64,
+        shared: &Arc<Mutex<Shared>>,
+        mut hosts: Vec<String>,
+    ) -> Self {
+        let timeline = expand(scenario);
+        for node in timeline::absent_at_start(scenario) {
+            sim.crash(node.as_str());
+        }
+        let needs_operator = timeline
             .iter()
-            .flat_map(|h| {
-                let h = host_name(h);
-                all_hosts
-                    .iter()
-                    .filter(|o| **o != h)
-                    .map(|o| (h.clone(), o.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect(),
-        LinkTarget::Links(links) => links
-            .iter()
-            .map(|(a, b)| (host_name(a), host_name(b)))
-            .collect(),
+            .any(|timed| matches!(timed.action, Action::Operator(_)));
+        let operator = needs_operator.then(|| {
+            hosts.push(OPERATOR_HOST.to_owned());
+            OperatorDesk::add(sim, shared.clone())
+        });
+        Self {
+            timeline,
+            next: 0,
+            hosts,
+            loss: LossModel::new(seed),
+            operator,
+            events: Vec::new(),
+        }
     }
-}
 
-/// Applies one edge of a fault. Returns an error for kinds the world does not model yet.
-pub fn apply(
-    sim: &mut turmoil::Sim<'static>,
-    shared: &Arc<Mutex<Shared>>,
-    fault: &Fault,
-    edge: Edge,
-    all_hosts: &[String],
-) -> Result<(), String> {
-    let start = edge == Edge::Start;
-    match &fault.kind {
-        FaultKind::NodeKill { node } => toggle_host(sim, node.as_str(), start),
-        FaultKind::RegionOutage { nodes, .. } => {
-            for node in nodes {
-                toggle_host(sim, node.as_str(), start);
-            }
+    /// Lets message loss act on the last step's traffic, then applies every action due
+    /// by `now_ms`.
+    pub fn advance(
+        &mut self,
+        sim: &mut turmoil::Sim<'static>,
+        scenario: &Scenario,
+        shared: &Arc<Mutex<Shared>>,
+        now_ms: u64,
+    ) -> Result<(), String> {
+        self.loss.after_step(sim, now_ms);
+        while let Some(timed) = self.timeline.get(self.next).filter(|t| t.at_ms <= now_ms) {
+            let timed = timed.clone();
+            self.next += 1;
+            let fault = scenario
+                .faults
+                .get(timed.fault)
+                .ok_or("fault index out of range")?;
+            let what = self.apply(sim, shared, fault, timed.action, now_ms)?;
+            self.events.push(FaultEvent {
+                at_ms: now_ms,
+                fault: fault.index,
+                what,
+            });
         }
-        FaultKind::NodeRestart { node } => {
-            if start {
-                if let Some(control) = shared
-                    .lock()
-                    .expect("no panics while locked")
-                    .nodes
-                    .get(node)
-                {
+        Ok(())
+    }
+
+    /// What the injector did, and how the operator's requests ended.
+    pub fn finish(self) -> (Vec<FaultEvent>, Vec<OperatorOutcome>) {
+        let outcomes = self
+            .operator
+            .as_ref()
+            .map(OperatorDesk::outcomes)
+            .unwrap_or_default();
+        (self.events, outcomes)
+    }
+
+    fn apply(
+        &mut self,
+        sim: &mut turmoil::Sim<'static>,
+        shared: &Arc<Mutex<Shared>>,
+        fault: &Fault,
+        action: Action,
+        now_ms: u64,
+    ) -> Result<FaultEffect, String> {
+        Ok(match action {
+            Action::NodeDown { node, graceful } => {
+                if graceful {
+                    // Lavalink on SIGTERM: websockets close with 1001, then the process
+                    // exits; the host stops by itself once its server returns.
+                    let shared = shared.lock().expect("no panics while locked");
+                    let control = shared
+                        .nodes
+                        .get(&node)
+                        .ok_or_else(|| format!("no node {node}"))?;
                     control.shutdown();
+                } else {
+                    sim.crash(node.as_str());
                 }
-                sim.crash(node.as_str());
-            } else {
-                sim.bounce(node.as_str());
+                FaultEffect::NodeStopped {
+                    running: sim.is_host_running(node.as_str()),
+                    node: node.to_string(),
+                    graceful,
+                }
             }
-        }
-        FaultKind::Partition { a, b, oneway } => {
-            for x in a {
-                for y in b {
-                    let (x, y) = (host_name(x), host_name(y));
+            Action::NodeUp { node } => {
+                sim.bounce(node.as_str());
+                FaultEffect::NodeStarted {
+                    running: sim.is_host_running(node.as_str()),
+                    node: node.to_string(),
+                }
+            }
+            Action::Operator(request) => {
+                let operator = self
+                    .operator
+                    .as_ref()
+                    .expect("the operator host exists when the timeline has requests");
+                let effect = FaultEffect::OperatorIssued {
+                    request: request.to_string(),
+                };
+                operator.issue(fault.index, now_ms, request);
+                effect
+            }
+            Action::Toggle(edge) => self.toggle(sim, shared, fault, edge, now_ms)?,
+        })
+    }
+
+    /// Switches a fault that toggles on or off.
+    fn toggle(
+        &mut self,
+        sim: &mut turmoil::Sim<'static>,
+        shared: &Arc<Mutex<Shared>>,
+        fault: &Fault,
+        edge: Edge,
+        now_ms: u64,
+    ) -> Result<FaultEffect, String> {
+        let start = edge == Edge::Start;
+        match &fault.kind {
+            FaultKind::Partition { a, b, oneway } => {
+                let pairs = partition_pairs(a, b);
+                if start {
+                    self.loss.partition_started(sim, &pairs, now_ms);
+                } else {
+                    self.loss.partition_ended(sim, &pairs);
+                }
+                for (x, y) in &pairs {
                     match (start, oneway) {
                         (true, false) => sim.partition(x.as_str(), y.as_str()),
                         (true, true) => sim.partition_oneway(x.as_str(), y.as_str()),
@@ -83,73 +225,80 @@ pub fn apply(
                     }
                 }
             }
-        }
-        FaultKind::Latency {
-            target, latency_ms, ..
-        } => {
-            // Jitter is not modelled: turmoil takes one latency per link.
-            let value = if start {
-                Duration::from_millis(*latency_ms)
-            } else {
-                Duration::from_millis(1)
-            };
-            for (x, y) in pairs(target, all_hosts) {
-                sim.set_link_latency(x.as_str(), y.as_str(), value);
-            }
-        }
-        FaultKind::NodeSlow {
-            node,
-            cpu_load,
-            response_latency_ms,
-            ..
-        } => {
-            let shared = shared.lock().expect("no panics while locked");
-            let control = shared
-                .nodes
-                .get(node)
-                .ok_or_else(|| format!("no node {node}"))?;
-            let latency = Duration::from_millis(if start {
-                response_latency_ms.unwrap_or(0)
-            } else {
-                0
-            });
-            control
-                .set_latency(latency, Duration::ZERO)
-                .map_err(|e| e.to_string())?;
-            control
-                .set_cpu_load(if start { *cpu_load } else { None })
-                .map_err(|e| e.to_string())?;
-        }
-        FaultKind::ShardStall { shard } => {
-            let shared = shared.lock().expect("no panics while locked");
-            for bot in shared.bots.values() {
-                if bot.state().owned_shards().contains_key(shard) {
-                    if start { bot.stall() } else { bot.resume() }
+            FaultKind::Latency {
+                target, latency_ms, ..
+            } => {
+                // Jitter is not modelled: turmoil takes one latency per link.
+                let value = Duration::from_millis(if start { *latency_ms } else { 1 });
+                for (x, y) in link_pairs(target, &self.hosts) {
+                    sim.set_link_latency(x.as_str(), y.as_str(), value);
                 }
             }
+            FaultKind::MessageLoss { target, rate } => {
+                if start {
+                    let pairs = link_pairs(target, &self.hosts);
+                    self.loss.start(sim, fault.index, *rate, &pairs);
+                } else {
+                    let stats = self.loss.end(sim, fault.index, now_ms);
+                    return Ok(FaultEffect::LossHealed(stats));
+                }
+            }
+            FaultKind::NodeSlow {
+                node,
+                cpu_load,
+                response_latency_ms,
+                ..
+            } => {
+                let shared = shared.lock().expect("no panics while locked");
+                let control = shared
+                    .nodes
+                    .get(node)
+                    .ok_or_else(|| format!("no node {node}"))?;
+                let latency = Duration::from_millis(if start {
+                    response_latency_ms.unwrap_or(0)
+                } else {
+                    0
+                });
+                control
+                    .set_latency(latency, Duration::ZERO)
+                    .map_err(|e| e.to_string())?;
+                control
+                    .set_cpu_load(if start { *cpu_load } else { None })
+                    .map_err(|e| e.to_string())?;
+            }
+            FaultKind::ShardStall { shard } => {
+                let shared = shared.lock().expect("no panics while locked");
+                for bot in shared.bots.values() {
+                    if bot.state().owned_shards().contains_key(shard) {
+                        if start { bot.stall() } else { bot.resume() }
+                    }
+                }
+            }
+            FaultKind::ShardKill { owner, .. } => toggle_host(sim, owner.as_str(), start),
+            FaultKind::RedisOutage => toggle_host(sim, "redis", start),
+            FaultKind::ControllerCrash => toggle_host(sim, "controller", start),
+            FaultKind::WebhookOutage { failure } => {
+                let status = match failure {
+                    WebhookFailure::Status(code) => *code,
+                    WebhookFailure::RateLimited => 429,
+                    WebhookFailure::Drop => 503,
+                };
+                shared
+                    .lock()
+                    .expect("no panics while locked")
+                    .webhook_failure = start.then_some(status);
+            }
+            other => {
+                // The timeline turns every other kind into node and operator actions.
+                unreachable!("fault kind `{}` does not toggle", other.name())
+            }
         }
-        FaultKind::ShardKill { owner, .. } => toggle_host(sim, owner.as_str(), start),
-        FaultKind::RedisOutage => toggle_host(sim, "redis", start),
-        FaultKind::ControllerCrash => toggle_host(sim, "controller", start),
-        FaultKind::WebhookOutage { failure } => {
-            let status = match failure {
-                WebhookFailure::Status(code) => *code,
-                WebhookFailure::RateLimited => 429,
-                WebhookFailure::Drop => 503,
-            };
-            shared
-                .lock()
-                .expect("no panics while locked")
-                .webhook_failure = start.then_some(status);
-        }
-        other => {
-            return Err(format!(
-                "fault kind `{}` is not simulated yet",
-                other.name()
-            ));
-        }
+        Ok(if start {
+            FaultEffect::Started
+        } else {
+            FaultEffect::Healed
+        })
     }
-    Ok(())
 }
 
 fn toggle_host(sim: &mut turmoil::Sim<'static>, host: &str, start: bool) {
@@ -158,4 +307,41 @@ fn toggle_host(sim: &mut turmoil::Sim<'static>, host: &str, start: bool) {
     } else {
         sim.bounce(host)
     }
+}
+
+fn partition_pairs(a: &[Host], b: &[Host]) -> Vec<(String, String)> {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.to_string(), y.to_string())))
+        .collect()
+}
+
+/// The links a latency or loss fault covers, each once.
+fn link_pairs(target: &LinkTarget, all_hosts: &[String]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = match target {
+        LinkTarget::Hosts(hosts) => hosts
+            .iter()
+            .flat_map(|host| {
+                let host = host.to_string();
+                all_hosts
+                    .iter()
+                    .filter(|other| **other != host)
+                    .map(|other| (host.clone(), other.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        LinkTarget::Links(links) => links
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    };
+    // Two targeted hosts share a link; it is one link either way round.
+    let mut seen = std::collections::BTreeSet::new();
+    pairs.retain(|(a, b)| {
+        seen.insert(if a < b {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        })
+    });
+    pairs
 }

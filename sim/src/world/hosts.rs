@@ -15,7 +15,7 @@ use switchyard_runtime::adapters::redis_store::RedisStoreConfig;
 use switchyard_runtime::alerts::{
     AlertClock, AlertDispatcher, AlertSettings, AlertSinkConfig, SinkKind,
 };
-use switchyard_runtime::api::{ApiState, router};
+use switchyard_runtime::api::{ApiState, ApiToken, router};
 use switchyard_runtime::bot::{
     BotConfig, BotHandle, BotProcess, BotTiming, NodeConfig, PlayRequest, SpareConfig,
 };
@@ -40,6 +40,8 @@ pub const REDIS_PORT: u16 = 6379;
 pub const HTTP_PORT: u16 = 8080;
 /// The simulated nodes' password.
 pub const PASSWORD: &str = "youshallnotpass";
+/// The controller API's operator token, which the world's operator presents.
+pub const OPERATOR_TOKEN: &str = "sim-operator-token";
 
 type HostResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -128,10 +130,10 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
         },
     )?;
     let timeout = Duration::from_millis(scenario.controller.health.probe_timeout_ms);
+    // Nodes that join later too: the driver must know a node's client before the core
+    // is told the node joined.
     let clients = scenario
-        .topology
-        .nodes
-        .iter()
+        .all_nodes()
         .map(|node| {
             let endpoint = NodeEndpoint {
                 name: node.name.clone(),
@@ -142,8 +144,8 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
         })
         .collect();
     let started = sim_now();
-    let core =
-        switchyard_core::Controller::new(started, scenario.controller.clone(), &scenario.topology)?;
+    let topology = scenario.topology_at(started.as_ms());
+    let core = switchyard_core::Controller::new(started, scenario.controller.clone(), &topology)?;
     let settings = DriverSettings {
         health_ttl: Duration::from_secs(30),
         store_poll_interval: Duration::from_secs(1),
@@ -168,7 +170,7 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
         }
     });
     tokio::spawn(driver.run());
-    for node in &scenario.topology.nodes {
+    for node in scenario.all_nodes() {
         let target = WatchTarget {
             node: node.name.clone(),
             host: node.name.to_string(),
@@ -180,7 +182,7 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
     }
     axum::serve(
         TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?,
-        router(ApiState::new(handle, None, None)),
+        router(ApiState::new(handle, ApiToken::new(OPERATOR_TOKEN), None)),
     )
     .await?;
     Ok(())
@@ -236,9 +238,7 @@ async fn run_bot(
         process: process.clone(),
         user_id: 1,
         nodes: scenario
-            .topology
-            .nodes
-            .iter()
+            .all_nodes()
             .map(|n| NodeConfig::new(n.name.clone(), n.name.to_string(), LAVALINK_PORT, PASSWORD))
             .collect(),
         controller_url: format!("http://controller:{HTTP_PORT}"),
@@ -316,7 +316,7 @@ pub fn add_nodes(
     scenario: &Scenario,
     shared: &Arc<Mutex<Shared>>,
 ) -> Result<(), String> {
-    for (index, node) in scenario.topology.nodes.iter().enumerate() {
+    for (index, node) in scenario.all_nodes().enumerate() {
         let config = crate::emulator::EmulatorConfig {
             name: node.name.to_string(),
             region: node.region.to_string(),

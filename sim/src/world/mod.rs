@@ -24,7 +24,7 @@ use switchyard_runtime::driver::DriverHandle;
 
 use crate::emulator::{EmulatorControl, NodeSnapshot};
 use crate::scenario::{Host, Scenario};
-use faults::Edge;
+pub use faults::{FaultEffect, FaultEvent, LossStats, OperatorOutcome};
 use oracle::{Availability, Oracle, Sample, Violation};
 use series::Series;
 
@@ -115,6 +115,10 @@ pub struct RunOutcome {
     /// The run sample by sample (for reports; too long for the JSON result).
     #[serde(skip)]
     pub series: Series,
+    /// What the world did to inject each fault, in order.
+    pub fault_events: Vec<FaultEvent>,
+    /// How the operator's requests (drain, enable, join) ended.
+    pub operator: Vec<OperatorOutcome>,
 }
 
 /// Runs a scenario with a seed; `progress` is told the simulated time now and then.
@@ -166,7 +170,7 @@ pub fn run(
     let mut all_hosts: Vec<String> = ["redis", "webhook", "controller", "discord"]
         .map(String::from)
         .to_vec();
-    all_hosts.extend(scenario.topology.nodes.iter().map(|n| n.name.to_string()));
+    all_hosts.extend(scenario.all_nodes().map(|n| n.name.to_string()));
     all_hosts.extend(scenario.shards.processes.iter().map(ToString::to_string));
     all_hosts.extend(scenario.shards.all_spares().map(|(_, p)| p.to_string()));
     // Discord's voice servers: a host nodes must reach for audio to be heard.
@@ -174,15 +178,7 @@ pub fn run(
         std::future::pending::<Result<(), Box<dyn std::error::Error>>>().await
     });
 
-    let mut edges: Vec<(u64, usize, Edge)> = Vec::new();
-    for fault in scenario.faults.iter() {
-        edges.push((fault.at_ms, fault.index, Edge::Start));
-        if let Some(until) = fault.until_ms {
-            edges.push((until, fault.index, Edge::End));
-        }
-    }
-    edges.sort_by_key(|(at, index, edge)| (*at, *edge == Edge::Start, *index));
-    let mut next_edge = 0;
+    let mut injector = faults::Injector::new(&mut sim, scenario, seed, &shared, all_hosts);
     let mut next_sample_ms = SAMPLE_INTERVAL_MS;
     let mut oracle = Oracle::with_plans(
         scenario
@@ -197,17 +193,9 @@ pub fn run(
     let check_residency = true;
     loop {
         let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
-        while next_edge < edges.len() && edges[next_edge].0 <= now_ms {
-            let (_, index, edge) = edges[next_edge];
-            let fault = scenario
-                .faults
-                .get(index)
-                .ok_or("fault index out of range")?;
-            faults::apply(&mut sim, &shared, fault, edge, &all_hosts)?;
-            next_edge += 1;
-        }
+        injector.advance(&mut sim, scenario, &shared, now_ms)?;
         if now_ms >= next_sample_ms {
-            let sample = sample(&mut sim, scenario, &shared, now_ms, next_edge, &edges);
+            let sample = sample(&mut sim, scenario, &shared, now_ms);
             {
                 let shared = shared.lock().expect("no panics while locked");
                 oracle.observe_commands(&shared.trace[trace_seen..]);
@@ -227,7 +215,8 @@ pub fn run(
             .map_err(|e| format!("simulation failed at {now_ms} ms: {e}"))?;
     }
     oracle.finish(scenario.duration_ms);
-    Ok(outcome(scenario, &guilds, &oracle, &shared, series))
+    let injected = injector.finish();
+    Ok(outcome(scenario, &guilds, &oracle, &shared, series, injected))
 }
 
 /// Whether a controller command is a reaction to a fault.
@@ -281,12 +270,10 @@ fn sample(
     scenario: &Scenario,
     shared: &Arc<Mutex<Shared>>,
     now_ms: u64,
-    _next_edge: usize,
-    _edges: &[(u64, usize, Edge)],
 ) -> Sample {
     let mut reachable_nodes = BTreeSet::new();
     let mut node_regions = BTreeMap::new();
-    for node in &scenario.topology.nodes {
+    for node in scenario.all_nodes() {
         node_regions.insert(node.name.clone(), node.region.clone());
         if sim.is_host_running(node.name.as_str())
             && !cut_from_discord(scenario, &node.name, now_ms)
@@ -371,6 +358,7 @@ fn outcome(
     oracle: &Oracle,
     shared: &Arc<Mutex<Shared>>,
     series: Series,
+    (fault_events, operator): (Vec<FaultEvent>, Vec<OperatorOutcome>),
 ) -> RunOutcome {
     let shared = shared.lock().expect("no panics while locked");
     let starts: Vec<u64> = scenario.faults.iter().map(|f| f.at_ms).collect();
@@ -458,5 +446,7 @@ fn outcome(
         alerts,
         trace,
         series,
+        fault_events,
+        operator,
     }
 }

@@ -80,7 +80,7 @@ fn parameters(kind: RawFaultKind) -> &'static [&'static str] {
             "response_latency",
             "duration",
         ],
-        RawFaultKind::NodeFlapping => &["node", "period", "duration"],
+        RawFaultKind::NodeFlapping => &["node", "period", "down", "duration"],
         RawFaultKind::ShardStall | RawFaultKind::ShardKill => &["shard", "duration"],
         RawFaultKind::RedisOutage | RawFaultKind::ControllerCrash => &["duration"],
         RawFaultKind::WebhookOutage => &["status", "rate_limit", "duration"],

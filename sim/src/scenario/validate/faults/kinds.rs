@@ -158,7 +158,7 @@ impl FaultCheck<'_, '_> {
     ) -> Option<FaultKind> {
         let node = self.node(world, raw);
         let period_ms = self.need(raw.period, "period")?.as_ms();
-        // Down for half a period: that half must be at least one tick.
+        // A period holds a down phase and an up phase of at least one tick each.
         if period_ms < 2 * run.tick_ms {
             self.add(
                 "period",
@@ -168,12 +168,30 @@ impl FaultCheck<'_, '_> {
                     format_ms(period_ms)
                 ),
             );
-        } else {
-            run.check_ticks(self.problems, &self.at("period"), period_ms);
+            return None;
         }
+        run.check_ticks(self.problems, &self.at("period"), period_ms);
+        let down_ms = match raw.down {
+            // Half the period, rounded down to whole ticks (at least one: see above).
+            None => period_ms / 2 / run.tick_ms * run.tick_ms,
+            Some(down) if down.as_ms() == 0 || down.as_ms() >= period_ms => {
+                let message = format!(
+                    "must be greater than zero and shorter than `period` ({}), got {}",
+                    format_ms(period_ms),
+                    format_ms(down.as_ms())
+                );
+                self.add("down", message);
+                return None;
+            }
+            Some(down) => {
+                run.check_ticks(self.problems, &self.at("down"), down.as_ms());
+                down.as_ms()
+            }
+        };
         Some(FaultKind::NodeFlapping {
             node: node?,
             period_ms,
+            down_ms,
         })
     }
 

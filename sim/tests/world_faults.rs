@@ -1,0 +1,276 @@
+//! The world's flapping, message loss, drain, join and rolling restart, each on a small
+//! fixture: the world acts at the scheduled instants (turmoil's own view of the hosts,
+//! the operator's answers), the controller sees it (its command trace), and a second
+//! run with the same seed repeats the first byte for byte.
+
+use serde_json::Value;
+use switchyard_sim::scenario::{self, Scenario};
+use switchyard_sim::world::{self, FaultEffect, FaultEvent, RunOutcome};
+
+fn fixture(name: &str) -> Scenario {
+    let path = format!("{}/tests/fixtures/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    scenario::load(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
+    world::run(scenario, seed, &mut |_| {}).expect("the world runs")
+}
+
+/// Runs the fixture twice with its seed; the runs must agree on everything the world
+/// did and everything the controller commanded.
+fn run_twice(name: &str) -> (Scenario, RunOutcome) {
+    let scenario = fixture(name);
+    let first = run(&scenario, scenario.seed);
+    let second = run(&scenario, scenario.seed);
+    assert!(first.trace == second.trace, "{name}: two runs diverged");
+    assert_eq!(first.fault_events, second.fault_events, "{name}");
+    assert_eq!(first.operator, second.operator, "{name}");
+    (scenario, first)
+}
+
+/// The controller's commands: run milliseconds and the command as JSON.
+fn commands(outcome: &RunOutcome) -> Vec<(u64, Value)> {
+    outcome
+        .trace
+        .lines()
+        .map(|line| {
+            let (at, json) = line.split_once(' ').expect("`<ms> <json>` lines");
+            let at = at.parse().expect("milliseconds");
+            (at, serde_json::from_str(json).expect("JSON commands"))
+        })
+        .collect()
+}
+
+/// Audit events of `kind` about `node`, by time.
+fn audits(outcome: &RunOutcome, kind: &str, node: &str) -> Vec<(u64, Value)> {
+    commands(outcome)
+        .into_iter()
+        .filter(|(_, c)| c["command"] == "audit" && c["kind"] == kind)
+        .filter(|(_, c)| c["fields"]["node"] == node)
+        .collect()
+}
+
+/// When the controller saw `node` change health, and to what.
+fn health_changes(outcome: &RunOutcome, node: &str) -> Vec<(u64, String)> {
+    audits(outcome, "node_health_changed", node)
+        .into_iter()
+        .map(|(at, c)| (at, c["fields"]["to"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+/// Whether the controller marked `node` down inside `[from, to)`.
+fn marked_down_within(outcome: &RunOutcome, node: &str, from: u64, to: u64) -> bool {
+    health_changes(outcome, node)
+        .iter()
+        .any(|(at, status)| (from..to).contains(at) && status == "Down")
+}
+
+fn node_events(outcome: &RunOutcome) -> Vec<(u64, String, bool, bool)> {
+    outcome
+        .fault_events
+        .iter()
+        .filter_map(|FaultEvent { at_ms, what, .. }| match what {
+            FaultEffect::NodeStopped { node, running, .. } => {
+                Some((*at_ms, node.clone(), false, *running))
+            }
+            FaultEffect::NodeStarted { node, running } => {
+                Some((*at_ms, node.clone(), true, *running))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_flapping_node_is_killed_and_restarted_each_period() {
+    let (_, outcome) = run_twice("small-flapping");
+    // Down 8 s of every 20 s from 30 s for a minute: (instant, node, started, running).
+    let expected: Vec<(u64, String, bool, bool)> = [30, 38, 50, 58, 70, 78]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s * 1_000, "eu-1".to_owned(), i % 2 == 1, i % 2 == 1))
+        .collect();
+    assert_eq!(node_events(&outcome), expected);
+    for down_s in [30, 50, 70] {
+        let (down, up) = (down_s * 1_000, (down_s + 8) * 1_000);
+        assert!(
+            marked_down_within(&outcome, "eu-1", down, up),
+            "eu-1 not seen down in [{down}, {up}): {:?}",
+            health_changes(&outcome, "eu-1")
+        );
+    }
+    // It comes back after the first restarts; by the third fall the controller holds
+    // it down as flapping and says so, and lets it back before the run ends.
+    let recovered = |from: u64, to: u64| {
+        health_changes(&outcome, "eu-1")
+            .iter()
+            .any(|(at, status)| (from..to).contains(at) && status == "Up")
+    };
+    assert!(recovered(38_000, 50_000) && recovered(58_000, 70_000));
+    assert!(!recovered(78_000, 90_000), "held down after flapping");
+    assert!(recovered(90_000, 120_000));
+    assert!(
+        outcome
+            .alerts
+            .iter()
+            .any(|a| a.key == "switchyard/node-flapping/eu-1" && a.action == "trigger"),
+        "{:?}",
+        outcome.alerts
+    );
+    assert!(!marked_down_within(&outcome, "eu-2", 0, u64::MAX));
+}
+
+#[test]
+fn message_loss_costs_retransmission_stalls_only_while_it_lasts() {
+    let (scenario, outcome) = run_twice("small-message-loss");
+    let stats = outcome
+        .fault_events
+        .iter()
+        .find_map(|event| match event.what {
+            FaultEffect::LossHealed(stats) => Some((event.at_ms, stats)),
+            _ => None,
+        });
+    let (healed_ms, stats) = stats.expect("the loss healed");
+    assert_eq!(healed_ms, 100_000);
+    // eu-1's links: to eu-2, the controller, redis, webhook, discord and three bots.
+    assert_eq!(stats.links, 8, "{stats:?}");
+    assert!(stats.segments > 500, "{stats:?}");
+    let lost_share = stats.lost as f64 / stats.segments as f64;
+    assert!((0.1..0.3).contains(&lost_share), "rate 0.2: {stats:?}");
+    assert!(stats.stalls > 0 && stats.stalled_ms >= stats.stalls * 200);
+    // The controller's probes of eu-1 fail only while segments are lost (and for the
+    // longest possible retransmission stall after).
+    let failures = audits(&outcome, "probe_failed", "eu-1");
+    assert!(!failures.is_empty(), "no probe of eu-1 failed");
+    assert!(
+        failures
+            .iter()
+            .all(|(at, _)| (40_000..100_000 + 30_000).contains(at)),
+        "{failures:?}"
+    );
+    assert!(audits(&outcome, "probe_failed", "eu-2").is_empty());
+    // The draws come from the run's seed: another seed loses other segments.
+    let other = run(&scenario, scenario.seed + 1);
+    let other_stats = other.fault_events.iter().find_map(|e| match e.what {
+        FaultEffect::LossHealed(stats) => Some(stats),
+        _ => None,
+    });
+    assert_ne!(other_stats, Some(stats));
+}
+
+#[test]
+fn an_operator_drain_goes_through_the_api_and_moves_players_off() {
+    let (_, outcome) = run_twice("small-node-drain");
+    let requests: Vec<(&str, bool, u64)> = outcome
+        .operator
+        .iter()
+        .map(|o| (o.request.as_str(), o.accepted, o.issued_ms))
+        .collect();
+    assert_eq!(
+        requests,
+        vec![("drain eu-1", true, 30_000), ("enable eu-1", true, 70_000)]
+    );
+    assert!(
+        outcome.operator.iter().all(|o| o.answer.starts_with("202")),
+        "{:?}",
+        outcome.operator
+    );
+    let drained = audits(&outcome, "node_drained", "eu-1");
+    assert!(
+        matches!(drained.as_slice(), [(at, _)] if (30_000..31_000).contains(at)),
+        "{drained:?}"
+    );
+    let enabled = audits(&outcome, "node_enabled", "eu-1");
+    assert!(
+        matches!(enabled.as_slice(), [(at, _)] if (70_000..71_000).contains(at)),
+        "{enabled:?}"
+    );
+    let all = commands(&outcome);
+    // What the control panel shows: eu-1 published as drained, then not.
+    let published: Vec<(u64, bool)> = all
+        .iter()
+        .filter(|(_, c)| c["command"] == "publish_node_health" && c["node"] == "eu-1")
+        .map(|(at, c)| (*at, c["drained"] == true))
+        .collect();
+    assert!(
+        published
+            .iter()
+            .any(|(at, d)| *d && (30_000..31_000).contains(at)),
+        "{published:?}"
+    );
+    assert!(published.iter().any(|(at, d)| !*d && *at >= 70_000));
+    let moved_off = all
+        .iter()
+        .filter(|(at, c)| (30_000..70_000).contains(at) && c["command"] == "move_player")
+        .filter(|(_, c)| c["from"] == "eu-1" && c["reason"] == "drain")
+        .count();
+    assert!(moved_off > 0, "no player moved off the drained node");
+    let placed_on = all
+        .iter()
+        .filter(|(at, _)| (31_000..70_000).contains(at))
+        .filter(|(_, c)| c["command"] == "move_player" || c["command"] == "assign_player")
+        .filter(|(_, c)| c["to"] == "eu-1" || c["node"] == "eu-1")
+        .count();
+    assert_eq!(placed_on, 0, "a player was placed on the drained node");
+}
+
+#[test]
+fn a_joining_node_is_down_until_it_joins_then_the_controller_uses_it() {
+    let (_, outcome) = run_twice("small-node-join");
+    assert_eq!(
+        node_events(&outcome),
+        vec![(40_000, "eu-3".to_owned(), true, true)]
+    );
+    let join = outcome
+        .operator
+        .iter()
+        .find(|o| o.request == "join eu-3")
+        .expect("the operator joined eu-3");
+    assert!(join.accepted, "{join:?}");
+    let all = commands(&outcome);
+    let mentions_eu3 = |c: &Value| c.to_string().contains("\"eu-3\"");
+    let first = all
+        .iter()
+        .find(|(_, c)| mentions_eu3(c))
+        .expect("the controller learnt eu-3");
+    assert!(first.0 >= 40_000, "known before it joined: {first:?}");
+    let added = audits(&outcome, "node_added", "eu-3");
+    assert!(
+        matches!(added.as_slice(), [(at, _)] if (40_000..41_000).contains(at)),
+        "{added:?}"
+    );
+    assert!(
+        !marked_down_within(&outcome, "eu-3", 0, u64::MAX),
+        "{:?}",
+        health_changes(&outcome, "eu-3")
+    );
+    // The drain of eu-1 at 1 m moves players, some onto the new node.
+    let onto_eu3 = all
+        .iter()
+        .filter(|(at, c)| *at >= 60_000 && c["command"] == "move_player")
+        .filter(|(_, c)| c["to"] == "eu-3")
+        .count();
+    assert!(onto_eu3 > 0, "no player moved onto the joined node");
+}
+
+#[test]
+fn a_rolling_restart_stops_one_node_at_a_time_gracefully() {
+    let (_, outcome) = run_twice("small-rolling-restart");
+    let expected = vec![
+        (30_000, "eu-1".to_owned(), false, true),
+        (45_000, "eu-1".to_owned(), true, true),
+        (70_000, "eu-2".to_owned(), false, true),
+        (85_000, "eu-2".to_owned(), true, true),
+    ];
+    // Graceful: each host still runs when asked to stop, and stops by itself.
+    assert_eq!(node_events(&outcome), expected);
+    assert!(outcome.fault_events.iter().all(|e| matches!(
+        e.what,
+        FaultEffect::NodeStopped { graceful: true, .. } | FaultEffect::NodeStarted { .. }
+    )));
+    assert!(marked_down_within(&outcome, "eu-1", 30_000, 45_000));
+    assert!(marked_down_within(&outcome, "eu-2", 70_000, 85_000));
+    // One at a time: neither node is seen down while the other restarts.
+    assert!(!marked_down_within(&outcome, "eu-2", 0, 70_000));
+    assert!(!marked_down_within(&outcome, "eu-1", 45_000, 120_000));
+}
