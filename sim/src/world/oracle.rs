@@ -116,31 +116,33 @@ impl Oracle {
     }
 
     /// Checks the controller's commands as they are issued: no move or placement onto a
-    /// node the controller itself has published as down.
-    pub fn observe_commands<'a>(
-        &mut self,
-        commands: impl IntoIterator<Item = &'a (switchyard_core::time::Millis, Command)>,
-    ) {
-        for (at, command) in commands {
-            let target = match command {
-                Command::PublishNodeHealth(report) => {
+    /// node the controller itself has published as down. Commands of one instant are one
+    /// decision: the health they publish applies to the moves among them whatever their
+    /// order (a node coming up publishes its state after the moves its return allowed).
+    pub fn observe_commands(&mut self, commands: &[(switchyard_core::time::Millis, Command)]) {
+        for step in commands.chunk_by(|(a, _), (b, _)| a == b) {
+            for (_, command) in step {
+                if let Command::PublishNodeHealth(report) = command {
                     if report.status == NodeStatus::Down {
                         self.known_down.insert(report.node.clone());
                     } else {
                         self.known_down.remove(&report.node);
                     }
-                    continue;
                 }
-                Command::MovePlayer(order) => (order.guild, &order.to),
-                Command::AssignPlayer(assignment) => (assignment.guild, &assignment.node),
-                _ => continue,
-            };
-            if self.known_down.contains(target.1) {
-                self.violate(
-                    at.as_ms(),
-                    "no_move_to_down_node",
-                    format!("guild {} sent to {}, published down", target.0, target.1),
-                );
+            }
+            for (at, command) in step {
+                let (guild, node) = match command {
+                    Command::MovePlayer(order) => (order.guild, &order.to),
+                    Command::AssignPlayer(assignment) => (assignment.guild, &assignment.node),
+                    _ => continue,
+                };
+                if self.known_down.contains(node) {
+                    self.violate(
+                        at.as_ms(),
+                        "no_move_to_down_node",
+                        format!("guild {guild} sent to {node}, published down"),
+                    );
+                }
             }
         }
     }
@@ -515,7 +517,15 @@ mod tests {
         ];
         oracle.observe_commands(&up);
         assert!(oracle.violations.is_empty());
-        let down = [(Millis(3), report(NodeStatus::Down)), (Millis(4), assign)];
+        // A node coming up publishes its state after the moves of the same instant.
+        let same_instant = [
+            (Millis(3), report(NodeStatus::Down)),
+            (Millis(4), assign.clone()),
+            (Millis(4), report(NodeStatus::Up)),
+        ];
+        oracle.observe_commands(&same_instant);
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        let down = [(Millis(5), report(NodeStatus::Down)), (Millis(6), assign)];
         oracle.observe_commands(&down);
         assert_eq!(kinds(&oracle), ["no_move_to_down_node"]);
     }
