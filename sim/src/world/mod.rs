@@ -216,7 +216,9 @@ pub fn run(
     }
     oracle.finish(scenario.duration_ms);
     let injected = injector.finish();
-    Ok(outcome(scenario, &guilds, &oracle, &shared, series, injected))
+    Ok(outcome(
+        scenario, &guilds, &oracle, &shared, series, injected,
+    ))
 }
 
 /// Whether a controller command is a reaction to a fault.
