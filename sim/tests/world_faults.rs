@@ -217,9 +217,13 @@ fn an_operator_drain_goes_through_the_api_and_moves_players_off() {
 #[test]
 fn a_joining_node_is_down_until_it_joins_then_the_controller_uses_it() {
     let (_, outcome) = run_twice("small-node-join");
+    // Its host is stopped before the first step and starts when it joins.
     assert_eq!(
         node_events(&outcome),
-        vec![(40_000, "eu-3".to_owned(), true, true)]
+        vec![
+            (0, "eu-3".to_owned(), false, false),
+            (40_000, "eu-3".to_owned(), true, true)
+        ]
     );
     let join = outcome
         .operator

@@ -91,8 +91,21 @@ impl Injector {
         mut hosts: Vec<String>,
     ) -> Self {
         let timeline = expand(scenario);
-        for node in timeline::absent_at_start(scenario) {
+        let mut events = Vec::new();
+        for (fault, node) in timeline::absent_at_start(scenario) {
+            // Before the first step: the host never runs until the node joins.
             sim.crash(node.as_str());
+            let running = sim.is_host_running(node.as_str());
+            let node = node.to_string();
+            events.push(FaultEvent {
+                at_ms: 0,
+                fault,
+                what: FaultEffect::NodeStopped {
+                    node,
+                    graceful: false,
+                    running,
+                },
+            });
         }
         let needs_operator = timeline
             .iter()
@@ -107,7 +120,7 @@ impl Injector {
             hosts,
             loss: LossModel::new(seed),
             operator,
-            events: Vec::new(),
+            events,
         }
     }
 

@@ -98,11 +98,16 @@ pub fn expand(scenario: &Scenario) -> Vec<Timed> {
     timeline
 }
 
-/// Nodes whose host must not run at the start: they join later.
-pub fn absent_at_start(scenario: &Scenario) -> Vec<NodeId> {
+/// Nodes whose host must not run at the start (they join later), with the index of
+/// the fault that joins each.
+pub fn absent_at_start(scenario: &Scenario) -> Vec<(usize, NodeId)> {
     scenario
-        .joined_nodes()
-        .map(|(_, spec)| spec.name.clone())
+        .faults
+        .iter()
+        .filter_map(|fault| match &fault.kind {
+            FaultKind::NodeJoin { spec } => Some((fault.index, spec.name.clone())),
+            _ => None,
+        })
         .collect()
 }
 
@@ -214,6 +219,85 @@ fn flapping(at_ms: u64, end_ms: u64, period_ms: u64, down_ms: u64) -> Vec<(u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SCENARIO: &str = r#"name = "timeline"
+description = "Repeated and operator faults."
+duration = "5m"
+[topology]
+[[topology.regions]]
+name = "eu"
+priority = 10
+[[topology.nodes]]
+name = "eu-1"
+region = "eu"
+capacity = 10
+[[topology.nodes]]
+name = "eu-2"
+region = "eu"
+capacity = 10
+[[topology.plans]]
+name = "free"
+regions = ["eu"]
+[workload]
+guilds = 4
+[shards]
+count = 1
+processes = 1
+heartbeat_interval = "2s"
+[[faults]]
+at = "1m"
+kind = "rolling_restart"
+region = "eu"
+every = "30s"
+downtime = "30s"
+[[faults]]
+at = "10s"
+kind = "node_join"
+node = "eu-3"
+region = "eu"
+capacity = 10
+[[faults]]
+at = "1m30s"
+kind = "node_drain"
+node = "eu-3"
+duration = "1m"
+"#;
+
+    fn short(timed: &Timed) -> (u64, usize, String) {
+        let what = match &timed.action {
+            Action::NodeDown { node, graceful } => format!("down {node} graceful={graceful}"),
+            Action::NodeUp { node } => format!("up {node}"),
+            Action::Operator(request) => request.to_string(),
+            Action::Toggle(edge) => format!("{edge:?}"),
+        };
+        (timed.at_ms, timed.fault, what)
+    }
+
+    #[test]
+    fn repeated_faults_expand_in_order_with_heals_first() {
+        let scenario = crate::scenario::parse("timeline.toml", SCENARIO).expect("valid");
+        let timeline: Vec<_> = expand(&scenario).iter().map(short).collect();
+        let expected = [
+            (10_000, 1, "up eu-3"),
+            (10_000, 1, "join eu-3"),
+            (60_000, 0, "down eu-1 graceful=true"),
+            // eu-1 is back at the instant eu-2 goes: the heal comes first.
+            (90_000, 0, "up eu-1"),
+            (90_000, 0, "down eu-2 graceful=true"),
+            (90_000, 2, "drain eu-3"),
+            // eu-3 joined before the restart began, so it restarts too.
+            (120_000, 0, "up eu-2"),
+            (120_000, 0, "down eu-3 graceful=true"),
+            (150_000, 0, "up eu-3"),
+            (150_000, 2, "enable eu-3"),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(at, fault, what)| (*at, *fault, what.to_string()))
+            .collect();
+        assert_eq!(timeline, expected);
+        assert_eq!(absent_at_start(&scenario), vec![(1, NodeId::new("eu-3"))]);
+    }
 
     #[test]
     fn flapping_cycles_until_the_fault_heals() {
