@@ -222,39 +222,10 @@ impl Injector {
     ) -> Result<FaultEffect, String> {
         let start = edge == Edge::Start;
         match &fault.kind {
-            FaultKind::Partition { a, b, oneway } => {
-                let pairs = partition_pairs(a, b);
-                if start {
-                    self.loss.partition_started(sim, &pairs, now_ms);
-                } else {
-                    self.loss.partition_ended(sim, &pairs);
-                }
-                for (x, y) in &pairs {
-                    match (start, oneway) {
-                        (true, false) => sim.partition(x.as_str(), y.as_str()),
-                        (true, true) => sim.partition_oneway(x.as_str(), y.as_str()),
-                        (false, false) => sim.repair(x.as_str(), y.as_str()),
-                        (false, true) => sim.repair_oneway(x.as_str(), y.as_str()),
-                    }
-                }
-            }
-            FaultKind::Latency {
-                target, latency_ms, ..
-            } => {
-                // Jitter is not modelled: turmoil takes one latency per link.
-                let value = Duration::from_millis(if start { *latency_ms } else { 1 });
-                for (x, y) in link_pairs(target, &self.hosts) {
-                    sim.set_link_latency(x.as_str(), y.as_str(), value);
-                }
-            }
-            FaultKind::MessageLoss { target, rate } => {
-                if start {
-                    let pairs = link_pairs(target, &self.hosts);
-                    self.loss.start(sim, fault.index, *rate, &pairs);
-                } else {
-                    let stats = self.loss.end(sim, fault.index, now_ms);
-                    return Ok(FaultEffect::LossHealed(stats));
-                }
+            FaultKind::Partition { .. }
+            | FaultKind::Latency { .. }
+            | FaultKind::MessageLoss { .. } => {
+                return Ok(self.toggle_network(sim, fault, edge, now_ms));
             }
             FaultKind::NodeSlow {
                 node,
@@ -311,6 +282,59 @@ impl Injector {
         } else {
             FaultEffect::Healed
         })
+    }
+
+    /// Switches a fault of the simulated network on or off.
+    fn toggle_network(
+        &mut self,
+        sim: &mut turmoil::Sim<'static>,
+        fault: &Fault,
+        edge: Edge,
+        now_ms: u64,
+    ) -> FaultEffect {
+        let start = edge == Edge::Start;
+        match &fault.kind {
+            FaultKind::Partition { a, b, oneway } => {
+                let pairs = partition_pairs(a, b);
+                if start {
+                    self.loss.partition_started(sim, &pairs, now_ms);
+                } else {
+                    self.loss.partition_ended(sim, &pairs);
+                }
+                for (x, y) in &pairs {
+                    match (start, oneway) {
+                        (true, false) => sim.partition(x.as_str(), y.as_str()),
+                        (true, true) => sim.partition_oneway(x.as_str(), y.as_str()),
+                        (false, false) => sim.repair(x.as_str(), y.as_str()),
+                        (false, true) => sim.repair_oneway(x.as_str(), y.as_str()),
+                    }
+                }
+            }
+            FaultKind::Latency {
+                target, latency_ms, ..
+            } => {
+                // Jitter is not modelled: turmoil takes one latency per link.
+                let value = Duration::from_millis(if start { *latency_ms } else { 1 });
+                for (x, y) in link_pairs(target, &self.hosts) {
+                    sim.set_link_latency(x.as_str(), y.as_str(), value);
+                }
+            }
+            FaultKind::MessageLoss { target, rate } => {
+                if start {
+                    let pairs = link_pairs(target, &self.hosts);
+                    self.loss.start(sim, fault.index, *rate, &pairs);
+                } else {
+                    let stats = self.loss.end(sim, fault.index, now_ms);
+                    return FaultEffect::LossHealed(stats);
+                }
+            }
+            other => unreachable!("fault kind `{}` is not a network fault", other.name()),
+        }
+        if start {
+            FaultEffect::Started
+        } else {
+            FaultEffect::Healed
+        }
     }
 }
 
