@@ -601,7 +601,7 @@ fn unknown_names_are_typed_errors() {
 }
 
 #[test]
-fn a_guild_degraded_before_any_node_was_up_gets_a_node_when_it_asks_again() {
+fn a_guild_degraded_before_any_node_was_up_is_assigned_a_node_once_one_is_up() {
     let mut h = Harness::new(fast_config(), &topology(1, 100)).expect("valid");
     h.request(1, "free", None, None);
     assert!(matches!(
@@ -612,17 +612,24 @@ fn a_guild_degraded_before_any_node_was_up_gets_a_node_when_it_asks_again() {
     ));
     h.drain();
     h.run_for(30_000);
-    // It never played, so there is no player to move: nothing is ordered for it.
+    // It never played, so there is no player to move: it is assigned a node instead,
+    // which its bot learns when it asks again.
     assert!(
         !h.log
             .iter()
             .any(|(_, c)| matches!(c, Command::MovePlayer(o) if o.guild == GuildId(1))),
         "a move was ordered for a guild without a player"
     );
+    assert_eq!(node_of(&h, 1).as_deref(), Some("us-1"));
+    assert!(h.log.iter().any(
+        |(_, c)| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(1) && a.node.as_str() == "us-1")
+    ));
     let asked_again = h.now;
     h.request(1, "free", None, None);
     assert_eq!(node_of(&h, 1).as_deref(), Some("us-1"));
-    assert!(h.commands_since(asked_again).any(
-        |c| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(1) && a.node.as_str() == "us-1")
-    ));
+    assert!(
+        !h.commands_since(asked_again)
+            .any(|c| matches!(c, Command::AssignPlayer(_) | Command::MovePlayer(_))),
+        "asking again re-placed a guild that already had a node"
+    );
 }

@@ -511,15 +511,36 @@ fn capacity_is_respected_or_reported(
     new: &[Command],
 ) -> Result<(), String> {
     let nodes = nodes_by_name(h);
+    // One step may assign several guilds: walk its commands backwards from the final
+    // counts so each assignment is judged by the players its node held just after it.
+    let mut players_after: BTreeMap<&NodeId, u32> =
+        nodes.iter().map(|(id, n)| (id, n.players)).collect();
+    for command in new.iter().rev() {
+        match command {
+            Command::AssignPlayer(a) => {
+                let target = &nodes[&a.node];
+                let held = players_after[&a.node];
+                if !a.over_capacity && held > target.usable_capacity {
+                    return Err(format!(
+                        "{} over capacity without saying so ({held} players after it): {target:?}",
+                        a.guild
+                    ));
+                }
+                *players_after.get_mut(&a.node).expect("known node") -= 1;
+            }
+            Command::MovePlayer(m) => {
+                if let Some(count) = players_after.get_mut(&m.to) {
+                    *count = count.saturating_sub(1);
+                }
+                if let Some(count) = m.from.as_ref().and_then(|f| players_after.get_mut(f)) {
+                    *count += 1;
+                }
+            }
+            _ => {}
+        }
+    }
     for command in new {
         if let Command::AssignPlayer(a) = command {
-            let target = &nodes[&a.node];
-            if !a.over_capacity && target.players > target.usable_capacity {
-                return Err(format!(
-                    "{} over capacity without saying so: {target:?}",
-                    a.guild
-                ));
-            }
             if a.over_capacity {
                 let allowed = model.allowed_regions(a.guild);
                 if let Some(roomy) = nodes.values().find(|n| {

@@ -125,12 +125,13 @@ impl Controller {
                 playing: adoption.playing,
                 track_length_ms: None,
                 attempts: 0,
+                clamped: false,
             },
         );
         match node {
             Some(idx) => self.add_assigned(idx, 1),
             // Placed exactly as a new request would be (or reported degraded).
-            None => self.place_new(now, adoption.guild, false),
+            None => self.place_new(now, adoption.guild),
         }
         Ok((node, displaced_from))
     }

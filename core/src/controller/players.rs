@@ -50,6 +50,9 @@ pub(crate) struct Player {
     pub(crate) track_length_ms: Option<u64>,
     /// Failed move attempts in a row.
     pub(crate) attempts: u32,
+    /// Whether the bot asked for a region its plan does not allow (kept so a later
+    /// assignment reports the clamp as the first answer would have).
+    pub(crate) clamped: bool,
 }
 
 /// What decides where a guild may play; copied out of a player so placement does not
@@ -105,11 +108,12 @@ impl Controller {
             player.plan = plan;
             player.home = home;
             player.pinned = pin.is_some();
+            player.clamped = clamped;
             if matches!(player.placement, Placement::Degraded(_)) {
                 // The bot asks again for a guild without a node: answer with one now if
                 // any can take it (the bot creates the player), rather than leave the
                 // guild waiting for a recovery move that has no player to move.
-                self.place_degraded(now, request.guild, clamped);
+                self.place_degraded(now, request.guild);
             } else {
                 self.enforce_policy(now, request.guild);
             }
@@ -128,17 +132,18 @@ impl Controller {
                     playing: true,
                     track_length_ms: None,
                     attempts: 0,
+                    clamped,
                 },
             );
-            self.place_new(now, request.guild, clamped);
+            self.place_new(now, request.guild);
         }
         self.settle(now);
         Ok(())
     }
 
-    pub(super) fn place_new(&mut self, now: Millis, guild: GuildId, clamped: bool) {
+    pub(super) fn place_new(&mut self, now: Millis, guild: GuildId) {
         let player = &self.players[&guild];
-        let home = player.home;
+        let (home, clamped) = (player.home, player.clamped);
         match self.choose_node(now, player.eligibility(), &[]) {
             Some((node, over_capacity)) => {
                 self.add_assigned(node, 1);
@@ -161,7 +166,7 @@ impl Controller {
     }
 
     /// Places a degraded guild whose bot asked again, if a node can take it now.
-    fn place_degraded(&mut self, now: Millis, guild: GuildId, clamped: bool) {
+    fn place_degraded(&mut self, now: Millis, guild: GuildId) {
         if self
             .choose_node(now, self.players[&guild].eligibility(), &[])
             .is_none()
@@ -174,7 +179,7 @@ impl Controller {
             .get_mut(&guild)
             .expect("callers pass tracked guilds")
             .attempts = 0;
-        self.place_new(now, guild, clamped);
+        self.place_new(now, guild);
     }
 
     /// Where a guild asking for playback would be placed now, without placing it:
@@ -383,11 +388,13 @@ impl Controller {
         let mut incident = None;
         for guild in guilds {
             let player = &self.players[&guild];
-            // A guild that never played has no player (and no snapshot) to move: it gets
-            // a node when its bot asks again.
-            if player.last_node.is_none()
-                || self.choose_node(now, player.eligibility(), &[]).is_none()
-            {
+            if self.choose_node(now, player.eligibility(), &[]).is_none() {
+                continue;
+            }
+            if player.last_node.is_none() {
+                // A guild that never played has no player (and no snapshot) to move: it
+                // is assigned a node, which its bot learns when it asks again.
+                self.place_degraded(now, guild);
                 continue;
             }
             let incident =
