@@ -73,6 +73,8 @@ pub mod shards;
 pub mod time;
 pub mod topology;
 
+#[doc(hidden)]
+pub use controller::Sabotage;
 pub use controller::{
     ActiveAlert, Controller, InputError, PlaybackRequest, PlayerAdoption, PlayerPlacement,
     PlayerView,

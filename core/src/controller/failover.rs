@@ -13,8 +13,8 @@ use crate::ids::{GuildId, IncidentId, MoveId};
 use crate::time::Millis;
 use crate::topology::NodeIdx;
 
-use super::Controller;
 use super::players::{Eligibility, Placement, Player};
+use super::{Controller, Sabotage};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Move {
@@ -125,7 +125,7 @@ impl Controller {
                 Some((*guild, node, p.eligibility()))
             })
             .collect();
-        if guilds.is_empty() {
+        if guilds.is_empty() || self.sabotaged(Sabotage::NeverFailOver) {
             return;
         }
         let incident = self.history.open(now, trigger);
@@ -300,10 +300,11 @@ impl Controller {
             let position_ms = m
                 .frozen_position_ms
                 .unwrap_or_else(|| player.position_at(now));
-            let delete_from = m.from.is_some_and(|n| {
-                let node = self.node(n);
-                !node.gone && node.health.status() != NodeStatus::Down
-            });
+            let delete_from = !self.sabotaged(Sabotage::KeepLeftBehindPlayers)
+                && m.from.is_some_and(|n| {
+                    let node = self.node(n);
+                    !node.gone && node.health.status() != NodeStatus::Down
+                });
             let order = MoveOrder {
                 id,
                 guild: m.guild,

@@ -9,6 +9,7 @@ mod failover;
 mod nodes;
 mod players;
 mod restoration;
+mod sabotage;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,6 +27,8 @@ use crate::topology::{NodeIdx, StaticTopology, TopologySpec};
 
 pub use adoption::PlayerAdoption;
 pub use players::PlaybackRequest;
+#[doc(hidden)]
+pub use sabotage::Sabotage;
 pub use views::{ActiveAlert, PlayerPlacement, PlayerView};
 
 use failover::MoveBook;
@@ -86,6 +89,8 @@ pub struct Controller {
     now: Millis,
     /// Something that region, capacity or residency alerts derive from changed.
     derived_dirty: bool,
+    /// A deliberately broken policy, set only by the oracle's tests.
+    sabotage: Option<Sabotage>,
 }
 
 impl Controller {
@@ -117,6 +122,7 @@ impl Controller {
             commands: VecDeque::new(),
             now,
             derived_dirty: true,
+            sabotage: None,
         };
         for (i, spec) in topology.nodes.iter().enumerate() {
             controller

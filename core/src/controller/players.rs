@@ -9,7 +9,7 @@ use crate::ids::{GuildId, MoveId, NodeId, PlanId, RegionId};
 use crate::time::Millis;
 use crate::topology::{NodeIdx, PlanIdx, RegionIdx};
 
-use super::{Controller, InputError};
+use super::{Controller, InputError, Sabotage};
 
 /// A guild asks for a player (the bot's `play` when it has none yet).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,11 +212,13 @@ impl Controller {
             .residency
             .as_ref()
             .map(|r| self.region_idx(r))
-            .transpose()?;
+            .transpose()?
+            .filter(|_| !self.sabotaged(Sabotage::IgnoreResidency));
         let plan_entry = self.topology.plan_entry(plan);
         let clamped = requested.is_some_and(|r| !plan_entry.allows(r));
+        let unclamped = self.sabotaged(Sabotage::IgnorePlanClamp);
         let home = pin
-            .or(requested.filter(|r| plan_entry.allows(*r)))
+            .or(requested.filter(|r| unclamped || plan_entry.allows(*r)))
             .unwrap_or_else(|| plan_entry.default_region());
         Ok((
             Eligibility {
@@ -324,6 +326,12 @@ impl Controller {
         let mut best: Option<(NodeIdx, i32, f64)> = None;
         for &idx in &self.region_nodes[usize::from(region.0)] {
             let node = self.node(idx);
+            if self.sabotaged(Sabotage::PlaceOnDownNodes)
+                && node.health.status() == crate::health::NodeStatus::Down
+                && !exclude.contains(&idx)
+            {
+                return Some(idx);
+            }
             if exclude.contains(&idx) || !node.accepts_players(false) {
                 continue;
             }

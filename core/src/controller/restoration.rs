@@ -13,7 +13,7 @@ use crate::ids::{GuildId, IncidentId};
 use crate::time::Millis;
 use crate::topology::NodeIdx;
 
-use super::Controller;
+use super::{Controller, Sabotage};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Restoration {
@@ -147,8 +147,12 @@ impl Controller {
             self.history.hold_open(id, true);
             id
         });
-        let steps = &self.config.restoration.steps;
-        let quota = step_quota(steps[step], total).saturating_sub(issued);
+        let share = if self.sabotaged(Sabotage::RushRestoration) {
+            1.0
+        } else {
+            self.config.restoration.steps[step]
+        };
+        let quota = step_quota(share, total).saturating_sub(issued);
         let moved = self.return_players(now, idx, quota, incident);
         let issued = issued + moved;
         let node = self.node(idx).id.clone();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::routing::post;
 use serde_json::Value;
+use switchyard_core::Sabotage;
 use switchyard_core::command::Command;
 use switchyard_core::ids::{NodeId, ProcessId, RegionId, ShardId};
 use switchyard_core::time::Millis;
@@ -94,20 +95,26 @@ fn store_config() -> RedisStoreConfig {
     RedisStoreConfig::default()
 }
 
+/// The controller host; `sabotage` breaks its core's policy on purpose (tests only).
 pub fn add_controller(
     sim: &mut turmoil::Sim<'static>,
     scenario: &Scenario,
+    sabotage: Option<Sabotage>,
     shared: Arc<Mutex<Shared>>,
 ) {
     let scenario = scenario.clone();
     sim.host("controller", move || {
         let scenario = scenario.clone();
         let shared = shared.clone();
-        async move { run_controller(scenario, shared).await }
+        async move { run_controller(scenario, sabotage, shared).await }
     });
 }
 
-async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostResult {
+async fn run_controller(
+    scenario: Scenario,
+    sabotage: Option<Sabotage>,
+    shared: Arc<Mutex<Shared>>,
+) -> HostResult {
     let config = store_config();
     let store = turmoil_redis_store(
         TurmoilRedisDialer::new("redis", REDIS_PORT, &config),
@@ -145,7 +152,11 @@ async fn run_controller(scenario: Scenario, shared: Arc<Mutex<Shared>>) -> HostR
         .collect();
     let started = sim_now();
     let topology = scenario.topology_at(started.as_ms());
-    let core = switchyard_core::Controller::new(started, scenario.controller.clone(), &topology)?;
+    let mut core =
+        switchyard_core::Controller::new(started, scenario.controller.clone(), &topology)?;
+    if let Some(sabotage) = sabotage {
+        core.sabotage(sabotage);
+    }
     let settings = DriverSettings {
         health_ttl: Duration::from_secs(30),
         store_poll_interval: Duration::from_secs(1),

@@ -121,10 +121,28 @@ pub struct RunOutcome {
     pub operator: Vec<OperatorOutcome>,
 }
 
+/// How a run departs from the scenario, for tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// A deliberately broken controller policy, to show the oracle catches it. Only Rust
+    /// code sets it; no scenario file can.
+    pub sabotage: Option<switchyard_core::Sabotage>,
+}
+
 /// Runs a scenario with a seed; `progress` is told the simulated time now and then.
 pub fn run(
     scenario: &Scenario,
     seed: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunOutcome, String> {
+    run_with(scenario, seed, RunOptions::default(), progress)
+}
+
+/// [`run`] with options.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunOutcome, String> {
     let mut sim = turmoil::Builder::new()
@@ -141,7 +159,7 @@ pub fn run(
     hosts::add_redis(&mut sim);
     hosts::add_webhook(&mut sim, shared.clone());
     hosts::add_nodes(&mut sim, scenario, &shared)?;
-    hosts::add_controller(&mut sim, scenario, shared.clone());
+    hosts::add_controller(&mut sim, scenario, options.sabotage, shared.clone());
     for process in &scenario.shards.processes {
         let shards: Vec<ShardId> = scenario.shards.initial_shards_of(process).collect();
         hosts::add_bot(
@@ -187,7 +205,8 @@ pub fn run(
             .iter()
             .map(|plan| (plan.name.clone(), plan.regions.clone()))
             .collect(),
-    );
+    )
+    .with_restoration(&scenario.controller.restoration);
     let mut trace_seen = 0;
     let mut series = Series::new(SAMPLE_INTERVAL_MS);
     let check_residency = true;

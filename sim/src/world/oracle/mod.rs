@@ -1,15 +1,23 @@
 //! The oracle: measures the run from the world's ground truth, never the controller's
 //! opinion. A guild is served when an emulated node that is running and reachable from
 //! Discord has an audible player for it, and its shard has a live, acting owner.
+//!
+//! What the controller says is used only where an invariant is about what it decided:
+//! moves onto nodes it published down, the guilds it reported degraded (a guild nobody
+//! serves must at least be reported), and the steps of its restorations.
+
+mod restoration;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use switchyard_core::command::Command;
+use switchyard_core::command::{Assignment, Command, MoveOrder};
+use switchyard_core::config::RestorationConfig;
 use switchyard_core::health::NodeStatus;
 use switchyard_core::ids::{GuildId, NodeId, PlanId, RegionId, ShardId};
 
 use super::workload::GuildPlan;
+pub use restoration::RestorationCheck;
 
 /// One sample of the world.
 pub struct Sample {
@@ -95,6 +103,15 @@ pub struct Oracle {
     plan_regions: BTreeMap<PlanId, Vec<RegionId>>,
     /// Nodes the controller itself last published as down.
     known_down: BTreeSet<NodeId>,
+    /// Guilds the controller reported degraded and has not placed or moved since.
+    reported_degraded: BTreeSet<GuildId>,
+    /// When the controller last placed or moved a guild it had reported degraded: its
+    /// time to be served counts from then.
+    report_cleared_ms: BTreeMap<GuildId, u64>,
+    /// Guilds already reported lost in their current unserved stretch.
+    lost: BTreeSet<GuildId>,
+    /// Restoration steps against the scenario's settings (unchecked without them).
+    restoration: Option<RestorationCheck>,
 }
 
 /// Guilds get this long after they start before they count as demanding playback.
@@ -106,6 +123,12 @@ pub const START_GRACE_MS: u64 = 10_000;
 /// links that may be slow.
 pub const LEFT_BEHIND_PLAYER_BOUND_MS: u64 = 10_000;
 
+/// How long a guild that wants playback may go unserved without the controller having
+/// reported it degraded before it counts as lost. It is the recovery objective (RTO
+/// < 30 s): by then any incident must have given the guild a player again, so a guild
+/// still silent that nobody was told about has been lost track of.
+pub const PLAYER_LOST_BOUND_MS: u64 = 30_000;
+
 impl Oracle {
     /// An oracle that also checks the plans' region clamps.
     pub fn with_plans(plan_regions: BTreeMap<PlanId, Vec<RegionId>>) -> Self {
@@ -115,11 +138,20 @@ impl Oracle {
         }
     }
 
+    /// Also checks restorations against the scenario's restoration settings.
+    pub fn with_restoration(mut self, config: &RestorationConfig) -> Self {
+        self.restoration = Some(RestorationCheck::new(config));
+        self
+    }
+
     /// Checks the controller's commands as they are issued: no move or placement onto a
-    /// node the controller itself has published as down. Commands of one instant are one
+    /// node the controller itself has published as down, and restorations within their
+    /// steps; and notes which guilds it reported degraded. Commands of one instant are one
     /// decision: the health they publish applies to the moves among them whatever their
     /// order (a node coming up publishes its state after the moves its return allowed).
     pub fn observe_commands(&mut self, commands: &[(switchyard_core::time::Millis, Command)]) {
+        self.observe_degraded_reports(commands);
+        self.observe_restorations(commands);
         for step in commands.chunk_by(|(a, _), (b, _)| a == b) {
             for (_, command) in step {
                 if let Command::PublishNodeHealth(report) = command {
@@ -144,6 +176,37 @@ impl Oracle {
                     );
                 }
             }
+        }
+    }
+
+    /// A guild reported degraded stays so until the controller places or moves it.
+    fn observe_degraded_reports(&mut self, commands: &[(switchyard_core::time::Millis, Command)]) {
+        for (at, command) in commands {
+            match command {
+                Command::ReportDegraded { guild, .. } => {
+                    self.reported_degraded.insert(*guild);
+                }
+                Command::AssignPlayer(Assignment { guild, .. })
+                | Command::MovePlayer(MoveOrder { guild, .. })
+                    if self.reported_degraded.remove(guild) =>
+                {
+                    self.report_cleared_ms.insert(*guild, at.as_ms());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn observe_restorations(&mut self, commands: &[(switchyard_core::time::Millis, Command)]) {
+        let Some(check) = &mut self.restoration else {
+            return;
+        };
+        let mut broken = Vec::new();
+        for (at, command) in commands {
+            check.observe(at.as_ms(), command, &mut broken);
+        }
+        for (at_ms, detail) in broken {
+            self.violate(at_ms, "restoration_step", detail);
         }
     }
 
@@ -184,8 +247,11 @@ impl Oracle {
                 if let Some(since) = self.down_since.remove(&guild.guild) {
                     self.outages.push((guild.guild, since, now));
                 }
+                self.lost.remove(&guild.guild);
+                self.report_cleared_ms.remove(&guild.guild);
             } else {
                 self.down_since.entry(guild.guild).or_insert(now);
+                self.check_not_lost(now, guild.guild);
             }
             self.check_single_player(now, guild.guild, sample);
             let allowed = self.plan_regions.get(&guild.plan);
@@ -250,6 +316,30 @@ impl Oracle {
             );
         }
         self.contested = contested;
+    }
+
+    /// An unserved guild is served or reported degraded within the bound (counted from
+    /// when it became unserved, or from its placement after a report), or it is lost.
+    fn check_not_lost(&mut self, now: u64, guild: GuildId) {
+        let down_since = self.down_since[&guild];
+        let since = self
+            .report_cleared_ms
+            .get(&guild)
+            .map_or(down_since, |cleared| down_since.max(*cleared));
+        if now.saturating_sub(since) <= PLAYER_LOST_BOUND_MS
+            || self.reported_degraded.contains(&guild)
+            || !self.lost.insert(guild)
+        {
+            return;
+        }
+        self.violate(
+            now,
+            "no_player_lost",
+            format!(
+                "guild {guild} unserved since {} and not reported degraded",
+                crate::scenario::format_ms(down_since)
+            ),
+        );
     }
 
     /// A guild has at most one live player, beyond the time its bot needs to delete one
@@ -346,7 +436,8 @@ pub struct Recovery {
 mod tests {
     //! Each invariant kind, shown to be caught from a world that breaks it.
 
-    use switchyard_core::command::{Assignment, NodeHealthReport};
+    use switchyard_core::command::{DegradedReason, NodeHealthReport};
+    use switchyard_core::config::RestorationConfig;
     use switchyard_core::time::Millis;
 
     use super::*;
@@ -528,6 +619,143 @@ mod tests {
         let down = [(Millis(5), report(NodeStatus::Down)), (Millis(6), assign)];
         oracle.observe_commands(&down);
         assert_eq!(kinds(&oracle), ["no_move_to_down_node"]);
+    }
+
+    fn degraded(at_ms: u64, guild: u64) -> (Millis, Command) {
+        let reason = DegradedReason::NoServingNode;
+        (
+            Millis(at_ms),
+            Command::ReportDegraded {
+                guild: GuildId(guild),
+                reason,
+            },
+        )
+    }
+
+    fn assigned(at_ms: u64, guild: u64) -> (Millis, Command) {
+        let assignment = Assignment {
+            guild: GuildId(guild),
+            node: NodeId::new("us-1"),
+            region: RegionId::new("us"),
+            effective_region: RegionId::new("us"),
+            clamped: false,
+            over_capacity: false,
+        };
+        (Millis(at_ms), Command::AssignPlayer(assignment))
+    }
+
+    /// Samples every 500 ms over `[from, to]` in which no guild is served.
+    fn silence(oracle: &mut Oracle, guilds: &[GuildPlan], from: u64, to: u64) {
+        for at in (from..=to).step_by(500) {
+            oracle.observe(guilds, &sample(at, &[], 1), true);
+        }
+    }
+
+    #[test]
+    fn a_guild_unserved_past_the_bound_and_never_reported_degraded_is_lost() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None), guild(2, "free", "us", None)];
+        // Both go silent at once; the controller reports only guild 2.
+        oracle.observe_commands(&[degraded(START_GRACE_MS, 2)]);
+        let bound_end = START_GRACE_MS + PLAYER_LOST_BOUND_MS;
+        silence(&mut oracle, &guilds, START_GRACE_MS, bound_end);
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        silence(&mut oracle, &guilds, bound_end + 500, bound_end + 5_000);
+        assert_eq!(kinds(&oracle), ["no_player_lost"], "reported once");
+        assert!(
+            oracle.violations[0]
+                .detail
+                .starts_with("guild 1 unserved since 10s"),
+            "{:?}",
+            oracle.violations
+        );
+        // Served again, then silent again: a new stretch, reported anew past the bound.
+        oracle.observe(
+            &guilds,
+            &sample(bound_end + 5_500, &[(1, &["us-1"])], 1),
+            true,
+        );
+        silence(&mut oracle, &guilds, bound_end + 6_000, bound_end + 40_000);
+        assert_eq!(kinds(&oracle), ["no_player_lost", "no_player_lost"]);
+    }
+
+    #[test]
+    fn a_placement_after_a_degraded_report_restarts_the_bound() {
+        let mut oracle = Oracle::with_plans(plans());
+        let guilds = [guild(1, "free", "us", None)];
+        oracle.observe_commands(&[degraded(START_GRACE_MS, 1)]);
+        // Degraded for a long outage: reported, so not lost.
+        let placed_ms = START_GRACE_MS + 4 * PLAYER_LOST_BOUND_MS;
+        silence(&mut oracle, &guilds, START_GRACE_MS, placed_ms);
+        // Placed again: it has the bound from now to be heard.
+        oracle.observe_commands(&[assigned(placed_ms, 1)]);
+        silence(
+            &mut oracle,
+            &guilds,
+            placed_ms,
+            placed_ms + PLAYER_LOST_BOUND_MS,
+        );
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        silence(
+            &mut oracle,
+            &guilds,
+            placed_ms + PLAYER_LOST_BOUND_MS + 500,
+            placed_ms + PLAYER_LOST_BOUND_MS + 500,
+        );
+        assert_eq!(kinds(&oracle), ["no_player_lost"]);
+    }
+
+    #[test]
+    fn restoration_steps_are_checked_against_the_scenario_settings() {
+        let config = RestorationConfig {
+            steps: vec![0.5, 1.0],
+            dwell_ms: 10_000,
+            ..RestorationConfig::default()
+        };
+        let mut oracle = Oracle::with_plans(plans()).with_restoration(&config);
+        let step = |at_ms: u64, step: u64| {
+            let event = switchyard_core::command::AuditEvent {
+                at: Millis(at_ms),
+                kind: "restoration_step".to_owned(),
+                fields: BTreeMap::from([
+                    ("node".to_owned(), "us-1".to_owned()),
+                    ("step".to_owned(), step.to_string()),
+                    ("total".to_owned(), "4".to_owned()),
+                ]),
+            };
+            (Millis(at_ms), Command::Audit(event))
+        };
+        let back = |at_ms: u64, guild: u64| {
+            let order = MoveOrder {
+                id: switchyard_core::ids::MoveId(guild),
+                guild: GuildId(guild),
+                from: Some(NodeId::new("us-2")),
+                delete_from: true,
+                to: NodeId::new("us-1"),
+                position_ms: 0,
+                reason: switchyard_core::command::MoveReason::Restoration,
+                incident: switchyard_core::ids::IncidentId(1),
+            };
+            (Millis(at_ms), Command::MovePlayer(order))
+        };
+        // Half of 4 at the first step, the rest 10 s later: clean.
+        oracle.observe_commands(&[step(1_000, 1), back(1_000, 1), back(1_000, 2)]);
+        oracle.observe_commands(&[step(11_000, 2), back(11_000, 3), back(11_000, 4)]);
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        // A new run returning three of four at its first step breaks it.
+        oracle.observe_commands(&[
+            step(60_000, 1),
+            back(60_000, 1),
+            back(60_000, 2),
+            back(60_000, 3),
+        ]);
+        assert_eq!(kinds(&oracle), ["restoration_step"]);
+        assert!(
+            oracle.violations[0]
+                .detail
+                .contains("step 1 of us-1 returned 3 of 4")
+        );
+        assert_eq!(oracle.violations[0].at_ms, 60_000);
     }
 
     #[test]
