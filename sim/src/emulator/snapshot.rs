@@ -1,6 +1,8 @@
 //! Ground truth about a node, read by the simulation's oracle and the admin endpoint.
 //! It is what the node *is* doing, never what a client believes.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::faults::Faults;
@@ -60,7 +62,8 @@ pub struct SessionSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlayerSnapshot {
     pub guild_id: u64,
-    pub track: Option<TrackSnapshot>,
+    /// Shared with the node, which builds it once per track.
+    pub track: Option<Arc<TrackSnapshot>>,
     /// The position now, not as of the last `playerUpdate`.
     pub position_ms: u64,
     pub paused: bool,
@@ -71,7 +74,8 @@ pub struct PlayerSnapshot {
     pub voice_connected: bool,
     /// When the voice connection was made (Unix ms, node clock), while connected.
     pub voice_connected_at_ms: Option<u64>,
-    pub voice: Option<VoiceSnapshot>,
+    /// Shared with the node, which builds it once per voice update.
+    pub voice: Option<Arc<VoiceSnapshot>>,
     pub volume: u16,
 }
 

@@ -8,6 +8,7 @@ mod audio_loss;
 mod link;
 mod playback;
 mod player;
+mod players;
 mod session;
 mod stats;
 mod update;
@@ -29,9 +30,7 @@ use super::clock::{NodeClock, duration_ms};
 use super::config::EmulatorConfig;
 use super::faults::Faults;
 use super::protocol::{self, Cpu, Message, StatsMessage, VoiceState};
-use super::snapshot::{
-    PlayerSnapshot, SessionLinkState, SessionSnapshot, TrackSnapshot, VoiceSnapshot,
-};
+use super::snapshot::{PlayerSnapshot, SessionLinkState, SessionSnapshot};
 use super::track::DecodeError;
 
 /// Lavalink session ids: 16 characters from `[a-z0-9]`.
@@ -315,7 +314,7 @@ impl NodeState {
         let session = self.rest_session(session_id)?;
         let player = session
             .players
-            .get(&guild_id)
+            .get(guild_id)
             .ok_or(StateError::PlayerNotFound)?;
         Ok(player.to_json(&tick))
     }
@@ -329,7 +328,7 @@ impl NodeState {
         let tick = self.tick(now);
         let queue_max = self.config.resume_queue_max;
         let session = self.rest_session_mut(session_id)?;
-        if let Some(mut player) = session.players.remove(&guild_id) {
+        if let Some(mut player) = session.players.remove(guild_id) {
             let mut out = Vec::new();
             player.destroy(&tick, &mut out);
             session.flush(out, queue_max);
@@ -352,17 +351,14 @@ impl NodeState {
     ) -> Result<VoiceStep, StateError> {
         let tick = self.tick(now);
         let session = self.rest_session_mut(session_id)?;
-        let player = session
-            .players
-            .entry(guild_id)
-            .or_insert_with(|| Player::new(guild_id));
-        let same_server = player.voice.as_ref().is_some_and(|current| {
+        let mut player = session.players.get_or_insert(guild_id);
+        let same_server = player.voice().is_some_and(|current| {
             current.token == voice.token
                 && current.endpoint == voice.endpoint
                 && current.session_id == voice.session_id
         });
         if same_server && player.voice_connected {
-            player.voice = Some(voice);
+            player.set_voice(voice);
             return Ok(VoiceStep::Unchanged);
         }
         let generation = player.begin_voice(voice, &tick);
@@ -381,7 +377,7 @@ impl NodeState {
         let tick = self.tick(now);
         let queue_max = self.config.resume_queue_max;
         let session = self.rest_session_mut(session_id)?;
-        let Some(player) = session.players.get_mut(&guild_id) else {
+        let Some(mut player) = session.players.get_mut(guild_id) else {
             return Err(StateError::VoiceConnectFailed);
         };
         if player.voice_generation != generation || faults.voice_connect_fail {
@@ -389,6 +385,7 @@ impl NodeState {
         }
         let mut out = Vec::new();
         player.voice_ready(&tick, &mut out);
+        drop(player);
         session.flush(out, queue_max);
         Ok(())
     }
@@ -406,12 +403,22 @@ impl NodeState {
         let queue_max = self.config.resume_queue_max;
         let mut closed = 0;
         for session in self.sessions.values_mut() {
+            let targets: Vec<u64> = session
+                .players
+                .values()
+                .filter(|player| {
+                    player.voice_connected && guild_id.is_none_or(|id| id == player.guild_id)
+                })
+                .map(|player| player.guild_id)
+                .collect();
             let mut out = Vec::new();
-            for player in session.players.values_mut() {
-                if player.voice_connected && guild_id.is_none_or(|id| id == player.guild_id) {
-                    player.voice_closed(code, reason, by_remote, &tick, &mut out);
-                    closed += 1;
-                }
+            for target in targets {
+                let mut player = session
+                    .players
+                    .get_mut(target)
+                    .expect("the target was listed from this session a moment ago");
+                player.voice_closed(code, reason, by_remote, &tick, &mut out);
+                closed += 1;
             }
             session.flush(out, queue_max);
         }
@@ -442,7 +449,11 @@ impl NodeState {
         }
         for session in self.sessions.values_mut() {
             let mut out = Vec::new();
-            for player in session.players.values_mut() {
+            for guild_id in session.players.due(now) {
+                let mut player = session
+                    .players
+                    .get_mut(guild_id)
+                    .expect("the index lists only players in the table");
                 player.handle_timeout(&tick, &mut out);
             }
             session.flush(out, queue_max);
@@ -504,14 +515,7 @@ impl NodeState {
 fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
     PlayerSnapshot {
         guild_id: player.guild_id,
-        track: player.track_data().map(|data| TrackSnapshot {
-            identifier: data.identifier.clone(),
-            title: data.title.clone(),
-            author: data.author.clone(),
-            source_name: data.source_name.clone(),
-            length_ms: data.length_ms,
-            is_stream: data.is_stream,
-        }),
+        track: player.track_snapshot(),
         position_ms: player.position_ms(now),
         paused: player.paused,
         playing: player.is_playing(),
@@ -521,12 +525,7 @@ fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
             .voice_connected
             .then_some(player.voice_connected_at_ms)
             .flatten(),
-        voice: player.voice.as_ref().map(|voice| VoiceSnapshot {
-            token: voice.token.clone(),
-            endpoint: voice.endpoint.clone(),
-            session_id: voice.session_id.clone(),
-            channel_id: voice.channel_id.clone(),
-        }),
+        voice: player.voice_snapshot(),
         volume: player.volume,
     }
 }

@@ -1,12 +1,14 @@
 //! The arithmetic of one playing track: position from an anchor and elapsed time, and
 //! the positions ("milestones") at which something happens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::emulator::protocol::{Track, TrackInfo};
+use crate::emulator::snapshot::TrackSnapshot;
 use crate::emulator::track::{TrackBehaviour, TrackData, codec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +20,10 @@ pub(super) enum Milestone {
 
 #[derive(Debug, Clone)]
 pub(super) struct ActiveTrack {
-    pub data: TrackData,
+    /// Private and never changed, so that `snapshot` always describes it.
+    data: TrackData,
+    /// Built once per track: the oracle reads every player's snapshot twice a second.
+    snapshot: Arc<TrackSnapshot>,
     pub behaviour: TrackBehaviour,
     pub user_data: Map<String, Value>,
     pub end_time_ms: Option<u64>,
@@ -30,6 +35,45 @@ pub(super) struct ActiveTrack {
 }
 
 impl ActiveTrack {
+    /// A track starting at `position_ms` at `now`.
+    pub fn new(
+        data: TrackData,
+        behaviour: TrackBehaviour,
+        user_data: Map<String, Value>,
+        end_time_ms: Option<u64>,
+        position_ms: u64,
+        now: Instant,
+    ) -> Self {
+        let snapshot = Arc::new(TrackSnapshot {
+            identifier: data.identifier.clone(),
+            title: data.title.clone(),
+            author: data.author.clone(),
+            source_name: data.source_name.clone(),
+            length_ms: data.length_ms,
+            is_stream: data.is_stream,
+        });
+        Self {
+            data,
+            snapshot,
+            behaviour,
+            user_data,
+            end_time_ms,
+            started_at: now,
+            anchor_ms: position_ms,
+            anchor_at: now,
+            stuck_since: None,
+            stuck_reported: false,
+        }
+    }
+
+    pub fn data(&self) -> &TrackData {
+        &self.data
+    }
+
+    pub fn snapshot(&self) -> Arc<TrackSnapshot> {
+        Arc::clone(&self.snapshot)
+    }
+
     pub fn end_ms(&self) -> Option<u64> {
         let length = (!self.data.is_stream).then(|| self.data.length_ms.max(0) as u64);
         match (length, self.end_time_ms) {

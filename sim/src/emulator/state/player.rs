@@ -10,6 +10,7 @@
 //! point) turn into deadlines for the node's driver, as do the periodic `playerUpdate`
 //! and the stuck report.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -23,6 +24,7 @@ use crate::emulator::filters::Filters;
 use crate::emulator::protocol::{
     Event, Exception, Message, PlayerState, Track, TrackEndReason, VoiceState,
 };
+use crate::emulator::snapshot::{TrackSnapshot, VoiceSnapshot};
 use crate::emulator::track::{LoadException, Severity, TrackData};
 
 /// Lavalink's default `trackStuckThresholdMs`.
@@ -56,6 +58,27 @@ pub(crate) struct NewPlayback {
     pub paused: bool,
 }
 
+/// The voice server a client gave a player.
+#[derive(Debug, Clone)]
+struct Voice {
+    state: VoiceState,
+    /// Built once per voice update: the oracle reads every player's snapshot twice a
+    /// second, far more often than voice changes.
+    snapshot: Arc<VoiceSnapshot>,
+}
+
+impl Voice {
+    fn new(state: VoiceState) -> Self {
+        let snapshot = Arc::new(VoiceSnapshot {
+            token: state.token.clone(),
+            endpoint: state.endpoint.clone(),
+            session_id: state.session_id.clone(),
+            channel_id: state.channel_id.clone(),
+        });
+        Self { state, snapshot }
+    }
+}
+
 /// A guild's player.
 #[derive(Debug, Clone)]
 pub(crate) struct Player {
@@ -63,7 +86,7 @@ pub(crate) struct Player {
     pub volume: u16,
     pub paused: bool,
     pub filters: Filters,
-    pub voice: Option<VoiceState>,
+    voice: Option<Voice>,
     pub voice_connected: bool,
     /// Unix milliseconds (node clock) when the current voice connection was made: Discord
     /// keeps one voice connection per bot and guild, the newest.
@@ -114,8 +137,21 @@ impl Player {
         self.track.is_some()
     }
 
-    pub fn track_data(&self) -> Option<&TrackData> {
-        self.track.as_ref().map(|track| &track.data)
+    pub fn voice(&self) -> Option<&VoiceState> {
+        self.voice.as_ref().map(|voice| &voice.state)
+    }
+
+    /// Replaces the voice server without touching the connection.
+    pub fn set_voice(&mut self, voice: VoiceState) {
+        self.voice = Some(Voice::new(voice));
+    }
+
+    pub fn voice_snapshot(&self) -> Option<Arc<VoiceSnapshot>> {
+        self.voice.as_ref().map(|voice| Arc::clone(&voice.snapshot))
+    }
+
+    pub fn track_snapshot(&self) -> Option<Arc<TrackSnapshot>> {
+        self.track.as_ref().map(ActiveTrack::snapshot)
     }
 
     pub fn position_ms(&self, now: Instant) -> u64 {
@@ -151,7 +187,7 @@ impl Player {
             volume: self.volume,
             paused: self.paused,
             state: self.state(tick),
-            voice: self.voice.clone().unwrap_or_default(),
+            voice: self.voice().cloned().unwrap_or_default(),
             filters: self.filters.clone(),
         }
     }
@@ -240,17 +276,14 @@ impl Player {
         } else {
             playback.position_ms
         };
-        let track = ActiveTrack {
-            data: playback.data,
+        let track = ActiveTrack::new(
+            playback.data,
             behaviour,
-            user_data: playback.user_data,
-            end_time_ms: playback.end_time_ms,
-            started_at: tick.now,
-            anchor_ms: position_ms,
-            anchor_at: tick.now,
-            stuck_since: None,
-            stuck_reported: false,
-        };
+            playback.user_data,
+            playback.end_time_ms,
+            position_ms,
+            tick.now,
+        );
         Self::push_event(
             out,
             Event::TrackStart {
@@ -293,7 +326,7 @@ impl Player {
         let Some(track) = &mut self.track else {
             return;
         };
-        if !track.data.is_stream {
+        if !track.data().is_stream {
             track.anchor_ms = position_ms;
             track.stuck_since = None;
             track.stuck_reported = false;
@@ -318,7 +351,7 @@ impl Player {
     pub fn begin_voice(&mut self, voice: VoiceState, tick: &Tick) -> u64 {
         self.rebase(tick.now);
         self.voice_connected = false;
-        self.voice = Some(voice);
+        self.set_voice(voice);
         self.voice_generation += 1;
         self.observe(tick);
         self.voice_generation
@@ -363,6 +396,8 @@ impl Player {
         self.voice_connected = false;
     }
 
+    /// A function of the player's state alone, never of the time, so that the session's
+    /// player table can cache it between changes.
     pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.next_update_at,
@@ -493,7 +528,7 @@ enum TrackTimer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::emulator::track::{LoadResult, TestTrackOptions, catalog, test_track_identifier};
 
@@ -504,7 +539,7 @@ mod tests {
         }
     }
 
-    fn tick(now: Instant, wall_ms: u64) -> Tick {
+    pub(crate) fn tick(now: Instant, wall_ms: u64) -> Tick {
         Tick {
             now,
             wall_ms,
@@ -513,14 +548,14 @@ mod tests {
         }
     }
 
-    fn test_track(options: TestTrackOptions) -> TrackData {
+    pub(crate) fn test_track(options: TestTrackOptions) -> TrackData {
         match catalog::load(&test_track_identifier("t", options)) {
             LoadResult::Track(track) => track,
             other => panic!("test tracks load as tracks, got {other:?}"),
         }
     }
 
-    fn playback(data: TrackData) -> NewPlayback {
+    pub(crate) fn playback(data: TrackData) -> NewPlayback {
         NewPlayback {
             data,
             user_data: Map::new(),

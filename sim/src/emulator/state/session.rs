@@ -1,12 +1,13 @@
 //! A client session: one bot's websocket, its players and its resume settings.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::link::{Delivery, Link, SocketLink};
-use super::player::{Outbox, Player};
+use super::player::Outbox;
+use super::players::PlayerTable;
 use crate::emulator::protocol::Message;
 
 /// Lavalink's default resume timeout, in seconds.
@@ -24,7 +25,7 @@ pub(crate) struct Session {
     pub id: String,
     pub user_id: String,
     pub client_name: Option<String>,
-    pub players: BTreeMap<u64, Player>,
+    pub players: PlayerTable,
     pub resuming: bool,
     pub timeout_secs: u64,
     pub link: Link,
@@ -43,7 +44,7 @@ impl Session {
             id,
             user_id,
             client_name,
-            players: BTreeMap::new(),
+            players: PlayerTable::default(),
             resuming: false,
             timeout_secs: DEFAULT_RESUME_TIMEOUT_SECS,
             link: Link::Open(socket),
@@ -114,11 +115,13 @@ impl Session {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        let players = self.players.values().filter_map(Player::next_deadline);
-        [Some(self.next_stats_at), self.expires_at()]
-            .into_iter()
-            .flatten()
-            .chain(players)
-            .min()
+        [
+            Some(self.next_stats_at),
+            self.expires_at(),
+            self.players.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

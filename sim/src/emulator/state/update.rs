@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::player::{NewPlayback, Player};
+use super::player::NewPlayback;
 use super::{NodeState, StateError};
 use crate::emulator::filters::Filters;
 use crate::emulator::protocol::{self, Patch};
@@ -45,10 +45,7 @@ impl NodeState {
         let tick = self.tick(now);
         let queue_max = self.config.resume_queue_max;
         let session = self.rest_session_mut(session_id)?;
-        let player = session
-            .players
-            .entry(guild_id)
-            .or_insert_with(|| Player::new(guild_id));
+        let mut player = session.players.get_or_insert(guild_id);
         let mut out = Vec::new();
         let changes_track = changes.track.is_some();
 
@@ -94,6 +91,8 @@ impl NodeState {
             None => Ok(()),
         };
         let json = player.to_json(&tick);
+        // The guard holds the session until it re-indexes the player.
+        drop(player);
         session.flush(out, queue_max);
         result.map(|()| json)
     }
