@@ -277,4 +277,17 @@ fn a_rolling_restart_stops_one_node_at_a_time_gracefully() {
     // One at a time: neither node is seen down while the other restarts.
     assert!(!marked_down_within(&outcome, "eu-2", 0, 70_000));
     assert!(!marked_down_within(&outcome, "eu-1", 45_000, 120_000));
+    // Each restarted node is its own incident, held to the RTO like the first.
+    let incidents: Vec<(u64, Option<&str>)> = outcome
+        .incidents
+        .iter()
+        .map(|i| (i.at_ms, i.node.as_ref().map(|n| n.as_str())))
+        .collect();
+    assert_eq!(incidents, [(30_000, Some("eu-1")), (70_000, Some("eu-2"))]);
+    for incident in &outcome.incidents {
+        assert!(
+            incident.recovery.interrupted > 0 && incident.rto_ms.is_some_and(|rto| rto < 30_000),
+            "{incident:?}"
+        );
+    }
 }

@@ -103,11 +103,14 @@ pub fn run_report(facts: &RunFacts<'_>) -> RunReport {
         .map(|incident| IncidentReport {
             fault: incident.fault,
             kind: incident.kind.clone(),
-            target: scenario
-                .faults
-                .get(incident.fault)
-                .map(|f| fault_target(&f.kind))
-                .unwrap_or_default(),
+            target: match &incident.node {
+                Some(node) => node.to_string(),
+                None => scenario
+                    .faults
+                    .get(incident.fault)
+                    .map(|f| fault_target(&f.kind))
+                    .unwrap_or_default(),
+            },
             at_ms: incident.at_ms,
             detected_at_ms: incident.detected_at_ms,
             first_recovery_ms: incident.recovery.first_recovery_ms,

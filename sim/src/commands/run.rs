@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use switchyard_sim::exit_codes;
 use switchyard_sim::scenario::{self, Scenario};
-use switchyard_sim::world::{self, RunOutcome};
+use switchyard_sim::world::{self, Incident, RunOutcome};
 
 /// Arguments of `sim run`.
 #[derive(Debug, Args)]
@@ -72,7 +72,7 @@ pub fn verdicts(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Verdict> {
     if let Some(rto_max_ms) = expect.rto_max_ms {
         for incident in &outcome.incidents {
             out.push(Verdict {
-                expectation: format!("rto of faults[{}] ({})", incident.fault, incident.kind),
+                expectation: format!("rto of faults[{}] ({})", incident.fault, strike(incident)),
                 threshold: format!("< {}", scenario::format_ms(rto_max_ms)),
                 measured: incident
                     .rto_ms
@@ -241,7 +241,7 @@ fn print_summary(
         println!(
             "  incident faults[{}] {} at {}: RTO {rto} ({} guilds interrupted{slowest})",
             incident.fault,
-            incident.kind,
+            strike(incident),
             scenario::format_ms(incident.at_ms),
             incident.recovery.interrupted,
         );
@@ -270,5 +270,14 @@ fn print_summary(
         println!("PASSED");
     } else {
         println!("FAILED — replay with: {replay}");
+    }
+}
+
+/// An incident's fault kind, with the node when it is one strike of a repeated fault
+/// (`rolling_restart of eu-2`).
+fn strike(incident: &Incident) -> String {
+    match &incident.node {
+        Some(node) => format!("{} of {node}", incident.kind),
+        None => incident.kind.clone(),
     }
 }

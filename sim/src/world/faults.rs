@@ -7,7 +7,7 @@
 
 mod loss;
 mod operator;
-mod timeline;
+pub(super) mod timeline;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

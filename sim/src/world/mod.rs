@@ -6,6 +6,7 @@
 mod discord;
 mod faults;
 mod hosts;
+mod incidents;
 pub mod oracle;
 pub mod series;
 pub mod workload;
@@ -28,13 +29,11 @@ pub use faults::{FaultEffect, FaultEvent, LossStats, OperatorOutcome};
 use oracle::{Availability, Oracle, Sample, Violation};
 use series::Series;
 
+pub use incidents::{ATTRIBUTION_WINDOW_MS, Incident};
+
 /// The simulation's fixed wall-clock epoch (2025-01-01T00:00:00Z), so runs are
 /// byte-identical.
 pub const SIM_EPOCH_UNIX_MS: u64 = 1_735_689_600_000;
-
-/// Guilds whose service breaks within this long of a fault's injection count as
-/// interrupted by it (detection, moves and voice handshakes all fall well inside).
-pub const ATTRIBUTION_WINDOW_MS: u64 = 60_000;
 
 /// How often the oracle samples the world.
 pub const SAMPLE_INTERVAL_MS: u64 = 500;
@@ -49,28 +48,6 @@ pub struct Shared {
     webhook_failure: Option<u16>,
     /// The running controller's handle, for what it believes (probe latencies).
     controller: Option<DriverHandle>,
-}
-
-/// One incident's recovery.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Incident {
-    /// The fault's index in the scenario.
-    pub fault: usize,
-    /// Its kind.
-    pub kind: String,
-    /// When it was injected.
-    pub at_ms: u64,
-    /// From injection until every guild it interrupted was served again; `None` when
-    /// one never was.
-    pub rto_ms: Option<u64>,
-    /// Guilds it interrupted, when the first and the last were served again, and which
-    /// guild was last.
-    pub recovery: oracle::Recovery,
-    /// The controller's first reaction in the incident's window (an alert, a move or a
-    /// shard promotion), from its command trace.
-    pub detected_at_ms: Option<u64>,
-    /// Moves the controller ordered in the incident's window.
-    pub players_moved: u64,
 }
 
 /// An alert the webhook receiver got.
@@ -145,6 +122,12 @@ pub fn run_with(
     options: RunOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunOutcome, String> {
+    // Every host draws from the run's seed (the emulators' noise, the alert retries'
+    // jitter), not the file's default, so that `--seed` varies the whole world.
+    let scenario = &Scenario {
+        seed,
+        ..scenario.clone()
+    };
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(scenario.duration_ms + 60_000))
         .tick_duration(Duration::from_millis(scenario.tick_ms))
@@ -238,15 +221,6 @@ pub fn run_with(
     Ok(outcome(
         scenario, &guilds, &oracle, &shared, series, injected,
     ))
-}
-
-/// Whether a controller command is a reaction to a fault.
-fn is_reaction(command: &Command) -> bool {
-    match command {
-        Command::Alert(notice) => notice.action == switchyard_core::alerts::AlertAction::Trigger,
-        Command::MovePlayer(_) | Command::PromoteShard(_) => true,
-        _ => false,
-    }
 }
 
 /// Records the controller's latest probe latency of each node it can reach.
@@ -382,43 +356,7 @@ fn outcome(
     (fault_events, operator): (Vec<FaultEvent>, Vec<OperatorOutcome>),
 ) -> RunOutcome {
     let shared = shared.lock().expect("no panics while locked");
-    let starts: Vec<u64> = scenario.faults.iter().map(|f| f.at_ms).collect();
-    let incidents = scenario
-        .faults
-        .iter()
-        .map(|fault| {
-            let next_fault = starts
-                .iter()
-                .copied()
-                .filter(|s| *s > fault.at_ms)
-                .min()
-                .unwrap_or(u64::MAX);
-            let window_end = next_fault.min(fault.at_ms + ATTRIBUTION_WINDOW_MS);
-            let recovery = oracle.recovery(fault.at_ms, window_end, scenario.duration_ms);
-            let in_window: Vec<&(Millis, Command)> = shared
-                .trace
-                .iter()
-                .filter(|(at, _)| (fault.at_ms..window_end).contains(&at.as_ms()))
-                .collect();
-            let detected_at_ms = in_window
-                .iter()
-                .find(|(_, command)| is_reaction(command))
-                .map(|(at, _)| at.as_ms());
-            let players_moved = in_window
-                .iter()
-                .filter(|(_, command)| matches!(command, Command::MovePlayer(_)))
-                .count() as u64;
-            Incident {
-                detected_at_ms,
-                players_moved,
-                fault: fault.index,
-                kind: fault.kind.name().to_owned(),
-                at_ms: fault.at_ms,
-                rto_ms: recovery.rto_ms,
-                recovery,
-            }
-        })
-        .collect();
+    let incidents = incidents::incidents(scenario, oracle, &shared.trace);
     let alerts = shared
         .alerts
         .iter()
