@@ -197,3 +197,35 @@ fn a_sweep_runs_every_seed_and_sums_up() {
     assert!(sim(&["sweep", FIXTURE, "--seeds", "4..3"]).status.code() == Some(2));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn only_the_invariants_a_scenario_lists_decide_its_verdict() {
+    // At a 20 % loss rate the fixture leaves players behind past the cleanup bound, so
+    // with every invariant checked it fails on `single_player`.
+    let loss = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/small-message-loss.toml"
+    );
+    let all = sim(&["run", loss]);
+    let all_stdout = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(all.status.code(), Some(1), "{all_stdout}");
+    assert!(all_stdout.contains("[FAIL] invariants:"), "{all_stdout}");
+    assert!(all_stdout.contains("single_player"), "{all_stdout}");
+
+    let dir = temp_dir("run-invariants");
+    let path = dir.join("residency-only.toml");
+    let text = std::fs::read_to_string(loss).expect("fixture").replace(
+        "invariants = \"all\"",
+        "invariants = [\"residency\", \"plan_clamp\"]",
+    );
+    std::fs::write(&path, text).expect("write");
+    let listed = sim(&["run", path.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("[pass] invariants residency, plan_clamp: 0 violation(s),"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("of unchecked invariants"), "{stdout}");
+    std::fs::remove_dir_all(dir).ok();
+}
