@@ -73,6 +73,13 @@ pub struct BotTiming {
     pub snapshot_ttl: Duration,
     /// Each owned shard heartbeats this often.
     pub heartbeat_interval: Duration,
+    /// The bot stops acting for a shard when no heartbeat for it has been accepted for
+    /// this long (counted from when the last accepted one was sent), and acts again only
+    /// once one is. It must stay below the controller's `[controller.shards]
+    /// stall_after_ms` with room for clock drift and the store's latency, so that a bot
+    /// cut off from the store has stopped before a spare is promoted: see
+    /// [`shard_lease_below`]. Longer than `heartbeat_interval`.
+    pub shard_lease: Duration,
     /// `switchyard:moves` is read this often.
     pub moves_poll_interval: Duration,
     /// A spare reads the shard leases this often.
@@ -100,6 +107,8 @@ impl Default for BotTiming {
             snapshot_interval: Duration::from_secs(2),
             snapshot_ttl: Duration::from_secs(120),
             heartbeat_interval: Duration::from_secs(2),
+            // Two thirds of the controller's default `stall_after_ms` (15 s).
+            shard_lease: Duration::from_secs(10),
             moves_poll_interval: Duration::from_millis(500),
             lease_poll_interval: Duration::from_secs(1),
             spare_register_interval: Duration::from_secs(10),
@@ -174,6 +183,24 @@ pub enum ConfigError {
     /// The reconnect backoff's bounds are reversed.
     #[error("timing.reconnect_min must not exceed timing.reconnect_max")]
     Backoff,
+    /// The shard lease would run out between two heartbeats.
+    #[error("timing.shard_lease must be longer than timing.heartbeat_interval")]
+    ShardLease,
+}
+
+/// A shard lease safe against a controller that promotes a spare after `stall_after`
+/// without heartbeats: three quarters of it. The quarter left over covers what makes
+/// the controller's count start later or run faster than the bot's (clock drift
+/// between hosts, the store's and the controller's polling latency, the bot's loop
+/// noticing the deadline late), since the bot counts from when it sent its last
+/// accepted heartbeat and the controller from when it read it. When heartbeats are so
+/// sparse that three quarters would not outlast one interval, the lease is halfway
+/// between `heartbeat_interval` and `stall_after` instead: one late heartbeat must not
+/// stop a healthy shard.
+pub fn shard_lease_below(stall_after: Duration, heartbeat_interval: Duration) -> Duration {
+    let three_quarters = stall_after - stall_after / 4;
+    let halfway = heartbeat_interval + stall_after.saturating_sub(heartbeat_interval) / 2;
+    three_quarters.max(halfway)
 }
 
 impl BotConfig {
@@ -234,6 +261,7 @@ impl BotTiming {
             ("snapshot_interval", self.snapshot_interval),
             ("snapshot_ttl", self.snapshot_ttl),
             ("heartbeat_interval", self.heartbeat_interval),
+            ("shard_lease", self.shard_lease),
             ("moves_poll_interval", self.moves_poll_interval),
             ("lease_poll_interval", self.lease_poll_interval),
             ("spare_register_interval", self.spare_register_interval),
@@ -250,6 +278,9 @@ impl BotTiming {
         }
         if self.reconnect_min > self.reconnect_max {
             return Err(ConfigError::Backoff);
+        }
+        if self.shard_lease <= self.heartbeat_interval {
+            return Err(ConfigError::ShardLease);
         }
         Ok(())
     }
@@ -297,6 +328,37 @@ mod tests {
             zero.validate(),
             Err(ConfigError::ZeroDuration("heartbeat_interval"))
         );
+    }
+
+    #[test]
+    fn a_shard_lease_must_outlast_a_heartbeat_interval() {
+        let mut short = config();
+        short.timing.shard_lease = short.timing.heartbeat_interval;
+        assert_eq!(short.validate(), Err(ConfigError::ShardLease));
+        short.timing.shard_lease += Duration::from_millis(1);
+        assert_eq!(short.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_safe_lease_stays_below_the_stall_threshold() {
+        let secs = Duration::from_secs;
+        assert_eq!(shard_lease_below(secs(40), secs(2)), secs(30));
+        assert_eq!(
+            shard_lease_below(secs(5), secs(1)),
+            Duration::from_millis(3_750)
+        );
+        // Sparse heartbeats: halfway between the interval and the threshold.
+        assert_eq!(
+            shard_lease_below(secs(5), secs(4)),
+            Duration::from_millis(4_500)
+        );
+        for (stall_s, heartbeat_s) in [(15, 2), (10, 9), (2, 1), (60, 5)] {
+            let lease = shard_lease_below(secs(stall_s), secs(heartbeat_s));
+            assert!(
+                lease > secs(heartbeat_s) && lease < secs(stall_s),
+                "{lease:?}"
+            );
+        }
     }
 
     #[test]

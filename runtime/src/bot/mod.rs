@@ -53,7 +53,7 @@ use switchyard_core::ids::{GuildId, NodeId, ShardId};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use config::{BotConfig, BotTiming, ConfigError, NodeConfig, SpareConfig};
+pub use config::{BotConfig, BotTiming, ConfigError, NodeConfig, SpareConfig, shard_lease_below};
 pub use placement::{
     Placement, PlacementClient, PlacementError, PlacementRequest, PlacementSource,
 };

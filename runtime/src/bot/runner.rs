@@ -176,7 +176,16 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let mut leases = ticker(timing.lease_poll_interval);
         let mut spare = ticker(timing.spare_register_interval);
         let mut commands_open = true;
+        // Re-armed on every turn for the earliest acting shard's lease.
+        let lapse = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(lapse);
         loop {
+            let lapse_at = self.next_lapse_at();
+            if let Some(at) = lapse_at
+                && lapse.deadline() != at
+            {
+                lapse.as_mut().reset(at);
+            }
             tokio::select! {
                 biased;
                 Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -197,6 +206,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 _ = moves.tick() => self.start_moves_poll(),
                 _ = leases.tick() => self.start_lease_poll(),
                 _ = spare.tick() => self.register_spare(),
+                // After the completions: an accepted heartbeat renews the lease first.
+                () = &mut lapse, if lapse_at.is_some() => self.handle_lapse_timeout(),
             }
         }
     }

@@ -1,11 +1,18 @@
 //! Shards: heartbeats under the fencing epoch, learning of fencing, and taking shards
 //! over as a hot spare.
 //!
-//! - An owner heartbeats every acting shard each `heartbeat_interval`. A refusal naming
+//! - An owner heartbeats every shard it holds each `heartbeat_interval`. A refusal naming
 //!   another owner (or a higher epoch) fences it: it stops acting for the shard at once,
 //!   leaves voice in its guilds and deletes its own players there. A refusal naming this
 //!   process with a higher epoch is its own lease (granted before a restart): it takes
 //!   that epoch up.
+//! - Each held shard has a lease of `shard_lease`, renewed from the send time of every
+//!   accepted heartbeat (or from the claim). When it runs out the bot stops acting for
+//!   the shard on its own, exactly as when fenced: cut off from the store it cannot
+//!   learn of a spare's promotion, so it must stop before the controller's stall
+//!   threshold hands the shard over. It keeps heartbeating; an accepted heartbeat whose
+//!   lease still runs resumes the shard (its guilds re-established as after a takeover),
+//!   a refusal fences it for good.
 //! - Every process watches the leases; one that names it (a promotion) is claimed under
 //!   the lease's epoch. A spare that owns nothing registers with the controller.
 //! - The first accepted heartbeat confirms a shard; the bot then re-establishes the
@@ -13,9 +20,10 @@
 //!   deleted, the player re-created in the bot's own session on its node at the
 //!   snapshot's position brought forward to now.
 //! - While stalled (the simulation's `shard_stall`), no heartbeats and no lease
-//!   adoption: the process is alive but its shards are silent.
+//!   adoption: the process is alive but its shards are silent (and lapse).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use tokio::time::Instant;
@@ -30,7 +38,7 @@ use crate::ports::http::HttpClient;
 use crate::ports::store::{FencedWrite, Store, StoreError};
 use crate::store_schema::{PlayerSnapshot, SessionRegistration, ShardLease};
 
-/// One shard the bot claimed, owns or was fenced from.
+/// One shard the bot claimed, owns, let lapse or was fenced from.
 #[derive(Debug, Clone)]
 pub(crate) struct ShardEntry {
     pub(crate) epoch: u64,
@@ -40,11 +48,107 @@ pub(crate) struct ShardEntry {
     /// Its guilds were re-established from their snapshots.
     restored: bool,
     restore_in_flight: bool,
+    /// When the bot stops acting unless a heartbeat is accepted first: the send time of
+    /// the last accepted heartbeat (or the claim) plus `shard_lease`.
+    lease_until: Instant,
+}
+
+/// What an accepted heartbeat does to a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// Nothing: it answers an older claim, the shard is fenced, or the lease it would
+    /// renew ran out before the answer came back.
+    Ignored,
+    /// The lease runs on.
+    Extended,
+    /// The claim's first accepted heartbeat.
+    Confirmed,
+    /// The lease had lapsed; the bot acts for the shard again.
+    Resumed,
 }
 
 impl ShardEntry {
+    fn claimed(epoch: u64, adopted: bool, now: Instant, lease: Duration) -> Self {
+        Self {
+            epoch,
+            status: ShardStatus::Claimed,
+            adopted,
+            restored: false,
+            restore_in_flight: false,
+            lease_until: now + lease,
+        }
+    }
+
     pub(crate) fn is_acting(&self) -> bool {
+        matches!(self.status, ShardStatus::Claimed | ShardStatus::Owned)
+    }
+
+    /// Whether the bot still heartbeats the shard: acting or lapsed, not fenced.
+    fn holds_lease(&self) -> bool {
         !matches!(self.status, ShardStatus::Fenced { .. })
+    }
+
+    /// When the bot stops acting for the shard, if it acts.
+    fn lapses_at(&self) -> Option<Instant> {
+        self.is_acting().then_some(self.lease_until)
+    }
+
+    /// Stops acting when the lease has run out. Returns whether it just lapsed.
+    fn lapse_if_due(&mut self, now: Instant) -> bool {
+        if !self.is_acting() || now < self.lease_until {
+            return false;
+        }
+        self.status = ShardStatus::Lapsed;
+        // Its guilds are dropped: a resumption re-establishes them.
+        self.restored = false;
+        true
+    }
+
+    /// Renews the lease from a heartbeat under `epoch` sent at `sent_at` and accepted.
+    fn renew(&mut self, epoch: u64, sent_at: Instant, lease: Duration, now: Instant) -> Renewal {
+        if epoch != self.epoch || !self.holds_lease() {
+            return Renewal::Ignored;
+        }
+        let until = sent_at + lease;
+        if now >= until {
+            // The controller may have counted the whole lease since the write landed.
+            return Renewal::Ignored;
+        }
+        self.lease_until = self.lease_until.max(until);
+        match self.status {
+            ShardStatus::Claimed => {
+                self.status = ShardStatus::Owned;
+                Renewal::Confirmed
+            }
+            ShardStatus::Lapsed => {
+                self.status = ShardStatus::Owned;
+                Renewal::Resumed
+            }
+            ShardStatus::Owned | ShardStatus::Fenced { .. } => Renewal::Extended,
+        }
+    }
+
+    /// Takes up the lease naming this process at a higher epoch, learned from a
+    /// refusal. A lapsed shard stays stopped until a heartbeat under it is accepted.
+    fn take_up(&mut self, epoch: u64) -> bool {
+        if epoch <= self.epoch || !self.holds_lease() {
+            return false;
+        }
+        self.epoch = epoch;
+        if self.is_acting() {
+            self.status = ShardStatus::Claimed;
+        }
+        true
+    }
+
+    /// Whether a lease held by another process at `epoch` fences this one.
+    fn is_fenced_by(&self, epoch: u64) -> bool {
+        epoch >= self.epoch && self.holds_lease()
+    }
+
+    /// Stops for good: `owner` holds the shard at `epoch`.
+    fn fence(&mut self, owner: ProcessId, epoch: u64) {
+        self.status = ShardStatus::Fenced { owner, epoch };
     }
 
     fn view(&self) -> ShardView {
@@ -60,6 +164,8 @@ impl ShardEntry {
 pub(crate) struct HeartbeatResult {
     shard: ShardId,
     epoch: u64,
+    /// When it was sent: an acceptance renews the lease from here.
+    sent_at: Instant,
     result: Result<FencedWrite, StoreError>,
 }
 
@@ -76,16 +182,9 @@ pub(crate) struct RestoreItem {
 impl<H: HttpClient, S: Store> Bot<H, S> {
     /// Starts acting for `shard` under `epoch`, to be confirmed by a heartbeat.
     pub(crate) fn claim_shard(&mut self, shard: ShardId, epoch: u64, adopted: bool) {
-        self.shards.insert(
-            shard,
-            ShardEntry {
-                epoch,
-                status: ShardStatus::Claimed,
-                adopted,
-                restored: false,
-                restore_in_flight: false,
-            },
-        );
+        let lease = self.config.timing.shard_lease;
+        let entry = ShardEntry::claimed(epoch, adopted, Instant::now(), lease);
+        self.shards.insert(shard, entry);
         self.publish_shard(shard);
     }
 
@@ -106,13 +205,14 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         if self.heartbeats_in_flight || self.state.is_stalled() {
             return;
         }
-        let acting: Vec<(ShardId, u64)> = self
+        // Lapsed shards too: an accepted heartbeat resumes them.
+        let held: Vec<(ShardId, u64)> = self
             .shards
             .iter()
-            .filter(|(_, entry)| entry.is_acting())
+            .filter(|(_, entry)| entry.holds_lease())
             .map(|(shard, entry)| (*shard, entry.epoch))
             .collect();
-        if acting.is_empty() {
+        if held.is_empty() {
             return;
         }
         self.heartbeats_in_flight = true;
@@ -120,14 +220,16 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let process = self.config.process.clone();
         let clock = self.clock;
         self.tasks.spawn(async move {
-            let mut results = Vec::with_capacity(acting.len());
-            for (shard, epoch) in acting {
+            let mut results = Vec::with_capacity(held.len());
+            for (shard, epoch) in held {
+                let sent_at = Instant::now();
                 let result = store
                     .heartbeat(shard, &process, epoch, clock.now_ms())
                     .await;
                 results.push(HeartbeatResult {
                     shard,
                     epoch,
+                    sent_at,
                     result,
                 });
             }
@@ -141,11 +243,12 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         for HeartbeatResult {
             shard,
             epoch,
+            sent_at,
             result,
         } in results
         {
             match result {
-                Ok(FencedWrite::Accepted) => self.confirm_shard(shard, epoch),
+                Ok(FencedWrite::Accepted) => self.renew_shard(shard, epoch, sent_at),
                 Ok(FencedWrite::Fenced { current }) => {
                     reclaimed |= self.handle_refusal(shard, &current);
                 }
@@ -158,24 +261,48 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         }
     }
 
-    fn confirm_shard(&mut self, shard: ShardId, epoch: u64) {
+    fn renew_shard(&mut self, shard: ShardId, epoch: u64, sent_at: Instant) {
         let Some(entry) = self.shards.get_mut(&shard) else {
             return;
         };
-        if entry.epoch != epoch || !entry.is_acting() {
-            return; // An answer to an older claim.
-        }
-        if entry.status == ShardStatus::Claimed {
-            entry.status = ShardStatus::Owned;
-            let event = if entry.adopted {
-                BotEvent::ShardAdopted { shard, epoch }
-            } else {
-                BotEvent::ShardOwned { shard, epoch }
-            };
+        let lease = self.config.timing.shard_lease;
+        let event = match entry.renew(epoch, sent_at, lease, Instant::now()) {
+            Renewal::Ignored => return,
+            Renewal::Extended => None,
+            Renewal::Confirmed if entry.adopted => Some(BotEvent::ShardAdopted { shard, epoch }),
+            Renewal::Confirmed => Some(BotEvent::ShardOwned { shard, epoch }),
+            Renewal::Resumed => {
+                tracing::info!(%shard, epoch, "heartbeat accepted again: acting for the shard");
+                Some(BotEvent::ShardResumed { shard, epoch })
+            }
+        };
+        if let Some(event) = event {
             self.publish_shard(shard);
             self.emit(event);
         }
         self.start_restore(shard);
+    }
+
+    /// When the next acting shard's lease runs out.
+    pub(crate) fn next_lapse_at(&self) -> Option<Instant> {
+        self.shards.values().filter_map(ShardEntry::lapses_at).min()
+    }
+
+    /// Stops acting for every shard whose lease ran out.
+    pub(crate) fn handle_lapse_timeout(&mut self) {
+        let now = Instant::now();
+        let lapsed: Vec<ShardId> = self
+            .shards
+            .iter_mut()
+            .filter_map(|(shard, entry)| entry.lapse_if_due(now).then_some(*shard))
+            .collect();
+        for shard in lapsed {
+            let epoch = self.shards[&shard].epoch;
+            self.publish_shard(shard);
+            tracing::warn!(%shard, epoch, "no heartbeat accepted within the shard lease: stopped acting for the shard");
+            self.stop_acting(shard);
+            self.emit(BotEvent::ShardLapsed { shard, epoch });
+        }
     }
 
     /// Handles a refused write for `shard`. Returns whether the refusal handed the bot
@@ -185,32 +312,37 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             return false;
         };
         if current.owner == self.config.process {
-            if current.epoch <= entry.epoch {
+            if !entry.take_up(current.epoch) {
                 return false;
             }
-            entry.epoch = current.epoch;
-            entry.status = ShardStatus::Claimed;
             self.publish_shard(shard);
             return true;
         }
         // The store's rule: a lease at our epoch or above, held by another, fences us.
-        if current.epoch >= entry.epoch && entry.is_acting() {
+        if entry.is_fenced_by(current.epoch) {
             self.fence_shard(shard, current.owner.clone(), current.epoch);
         }
         false
     }
 
-    /// Stops acting for a shard at once: its guilds are dropped, voice is left and the
-    /// bot's own players there are deleted. The new owner re-creates them.
+    /// Stops acting for a shard for good: another process holds it.
     fn fence_shard(&mut self, shard: ShardId, owner: ProcessId, epoch: u64) {
         if let Some(entry) = self.shards.get_mut(&shard) {
-            entry.status = ShardStatus::Fenced {
-                owner: owner.clone(),
-                epoch,
-            };
+            entry.fence(owner.clone(), epoch);
         }
         self.publish_shard(shard);
         tracing::info!(%shard, %owner, epoch, "fenced: no longer acting for the shard");
+        self.stop_acting(shard);
+        self.emit(BotEvent::ShardFenced {
+            shard,
+            owner,
+            epoch,
+        });
+    }
+
+    /// Drops the shard's guilds at once: voice is left and the bot's own players there
+    /// are deleted. The shard's next owner (or this bot, resuming) re-creates them.
+    fn stop_acting(&mut self, shard: ShardId) {
         let guilds: Vec<GuildId> = self
             .players
             .iter()
@@ -234,11 +366,6 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 self.add_stale(guild, node, session_id);
             }
         }
-        self.emit(BotEvent::ShardFenced {
-            shard,
-            owner,
-            epoch,
-        });
     }
 
     pub(crate) fn start_lease_poll(&mut self) {
@@ -286,7 +413,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let Some(spare) = &self.config.spare else {
             return;
         };
-        if self.state.is_stalled() || self.shards.values().any(ShardEntry::is_acting) {
+        if self.state.is_stalled() || self.shards.values().any(ShardEntry::holds_lease) {
             return;
         }
         let placement = self.placement.clone();
@@ -370,6 +497,15 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         };
         let own = |(node, session): &(NodeId, String)| self.sessions.get(node) == Some(session);
         let delete_first = delete_first.into_iter().filter(|d| !own(d)).collect();
+        // Resuming a lapsed shard: the player it left there is re-created, not deleted.
+        if let Some(session) = self.sessions.get(&node)
+            && self
+                .stale
+                .get(&(guild, node.clone()))
+                .is_some_and(|stale| &stale.session_id == session)
+        {
+            self.stale.remove(&(guild, node.clone()));
+        }
         let generation = self.next_generation();
         self.players.insert(
             guild,
@@ -447,4 +583,99 @@ async fn read_restore<S: Store>(
         });
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(15);
+
+    fn owned(now: Instant) -> ShardEntry {
+        let mut entry = ShardEntry::claimed(3, false, now, LEASE);
+        assert_eq!(entry.renew(3, now, LEASE, now), Renewal::Confirmed);
+        entry
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_owner_stops_once_the_lease_runs_out_and_not_before() {
+        let start = Instant::now();
+        let mut entry = owned(start);
+        assert_eq!(entry.lapses_at(), Some(start + LEASE));
+        let just_before = start + LEASE - Duration::from_millis(1);
+        assert!(!entry.lapse_if_due(just_before));
+        assert!(entry.is_acting());
+
+        assert!(entry.lapse_if_due(start + LEASE));
+        assert_eq!(entry.status, ShardStatus::Lapsed);
+        assert!(!entry.is_acting());
+        assert!(entry.holds_lease(), "it keeps heartbeating");
+        assert_eq!(entry.lapses_at(), None);
+        assert!(!entry.lapse_if_due(start + LEASE * 2), "lapses once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_accepted_heartbeat_renews_from_when_it_was_sent() {
+        let start = Instant::now();
+        let mut entry = owned(start);
+        let sent = start + Duration::from_secs(10);
+        let answered = sent + Duration::from_secs(1);
+        assert_eq!(entry.renew(3, sent, LEASE, answered), Renewal::Extended);
+        assert_eq!(entry.lapses_at(), Some(sent + LEASE));
+        // An older answer arriving late never shortens the lease.
+        assert_eq!(entry.renew(3, start, LEASE, answered), Renewal::Extended);
+        assert_eq!(entry.lapses_at(), Some(sent + LEASE));
+        // An answer about another epoch renews nothing.
+        assert_eq!(entry.renew(2, answered, LEASE, answered), Renewal::Ignored);
+        assert_eq!(entry.lapses_at(), Some(sent + LEASE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lapsed_shard_resumes_when_a_heartbeat_is_accepted_again() {
+        let start = Instant::now();
+        let mut entry = owned(start);
+        entry.restored = true;
+        assert!(entry.lapse_if_due(start + LEASE));
+        assert!(!entry.restored, "its guilds were dropped");
+
+        // Accepted, but only after the lease it renews would have run out: still stopped.
+        let sent = start + LEASE + Duration::from_secs(1);
+        let late = sent + LEASE;
+        assert_eq!(entry.renew(3, sent, LEASE, late), Renewal::Ignored);
+        assert_eq!(entry.status, ShardStatus::Lapsed);
+
+        let answered = late + Duration::from_millis(5);
+        let sent = late;
+        assert_eq!(entry.renew(3, sent, LEASE, answered), Renewal::Resumed);
+        assert_eq!(entry.status, ShardStatus::Owned);
+        assert_eq!(entry.lapses_at(), Some(sent + LEASE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_fences_a_lapsed_shard_and_it_stays_stopped() {
+        let start = Instant::now();
+        let mut entry = owned(start);
+        assert!(entry.lapse_if_due(start + LEASE));
+        assert!(entry.is_fenced_by(4), "a spare's higher epoch");
+        entry.fence(ProcessId::new("spare-eu-0"), 4);
+        assert!(!entry.holds_lease(), "no more heartbeats");
+        assert!(!entry.is_acting());
+        let later = start + LEASE * 2;
+        assert_eq!(entry.renew(3, later, LEASE, later), Renewal::Ignored);
+        assert!(!entry.take_up(5), "a fenced shard takes nothing up");
+        assert!(!entry.is_acting());
+        assert_eq!(entry.lapses_at(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lapsed_shard_taking_up_its_own_higher_epoch_waits_for_a_heartbeat() {
+        let start = Instant::now();
+        let mut entry = owned(start);
+        assert!(entry.lapse_if_due(start + LEASE));
+        assert!(entry.take_up(5));
+        assert_eq!((entry.epoch, &entry.status), (5, &ShardStatus::Lapsed));
+        let later = start + LEASE * 2;
+        assert_eq!(entry.renew(5, later, LEASE, later), Renewal::Resumed);
+        assert!(entry.is_acting());
+    }
 }

@@ -19,6 +19,10 @@ pub enum ShardStatus {
     Claimed,
     /// A heartbeat under this epoch was accepted.
     Owned,
+    /// No heartbeat was accepted within the shard lease: the bot stopped acting for the
+    /// shard on its own (a spare may hold it by now) and acts again only once a heartbeat
+    /// under this epoch is accepted.
+    Lapsed,
     /// A heartbeat or snapshot write was refused: another process holds the shard.
     Fenced {
         /// The owner named by the standing lease.
@@ -38,9 +42,10 @@ pub struct ShardView {
 }
 
 impl ShardView {
-    /// Whether the bot still acts for the shard (claimed or confirmed, not fenced).
+    /// Whether the bot acts for the shard (claimed or confirmed; neither lapsed nor
+    /// fenced).
     pub fn is_acting(&self) -> bool {
-        !matches!(self.status, ShardStatus::Fenced { .. })
+        matches!(self.status, ShardStatus::Claimed | ShardStatus::Owned)
     }
 }
 
@@ -125,7 +130,8 @@ impl BotState {
         self.lock().clone()
     }
 
-    /// Shards it acts for, with the epoch it holds (claimed or confirmed, not fenced).
+    /// Shards it acts for, with the epoch it holds (claimed or confirmed; neither lapsed
+    /// nor fenced).
     pub fn owned_shards(&self) -> BTreeMap<ShardId, u64> {
         self.lock()
             .shards
@@ -248,6 +254,21 @@ pub enum BotEvent {
     },
     /// A hot spare took over a shard its lease now names.
     ShardAdopted {
+        /// The shard.
+        shard: ShardId,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// No heartbeat for a shard was accepted within the shard lease: the bot stopped
+    /// acting for it.
+    ShardLapsed {
+        /// The shard.
+        shard: ShardId,
+        /// The epoch it still holds.
+        epoch: u64,
+    },
+    /// A heartbeat for a lapsed shard was accepted: the bot acts for it again.
+    ShardResumed {
         /// The shard.
         shard: ShardId,
         /// The epoch.

@@ -250,6 +250,8 @@ pub fn fast_timing() -> BotTiming {
         snapshot_interval: Duration::from_millis(200),
         snapshot_ttl: Duration::from_secs(60),
         heartbeat_interval: Duration::from_millis(200),
+        // `shard_lease_below` the 1 s stall threshold of the tests' controllers.
+        shard_lease: Duration::from_millis(750),
         moves_poll_interval: Duration::from_millis(50),
         lease_poll_interval: Duration::from_millis(100),
         spare_register_interval: Duration::from_millis(200),

@@ -19,6 +19,7 @@ use switchyard_runtime::alerts::{
 use switchyard_runtime::api::{ApiState, ApiToken, router};
 use switchyard_runtime::bot::{
     BotConfig, BotHandle, BotProcess, BotTiming, NodeConfig, PlayRequest, SpareConfig,
+    shard_lease_below,
 };
 use switchyard_runtime::driver::{Driver, DriverSettings};
 use switchyard_runtime::lavalink::watcher::{WatchTarget, watch_node};
@@ -200,8 +201,12 @@ async fn run_controller(
 }
 
 fn bot_timing(scenario: &Scenario) -> BotTiming {
+    let heartbeat_interval = Duration::from_millis(scenario.shards.heartbeat_interval_ms);
+    let stall_after = Duration::from_millis(scenario.controller.shards.stall_after_ms);
     BotTiming {
-        heartbeat_interval: Duration::from_millis(scenario.shards.heartbeat_interval_ms),
+        heartbeat_interval,
+        // The bots stop acting for a silent shard before the controller hands it over.
+        shard_lease: shard_lease_below(stall_after, heartbeat_interval),
         ..BotTiming::default()
     }
 }

@@ -641,6 +641,8 @@ fn fast_timing() -> BotTiming {
         snapshot_interval: Duration::from_millis(200),
         snapshot_ttl: Duration::from_secs(60),
         heartbeat_interval: Duration::from_millis(200),
+        // Below the controller's default stall threshold (15 s).
+        shard_lease: Duration::from_secs(10),
         moves_poll_interval: Duration::from_millis(50),
         lease_poll_interval: Duration::from_millis(100),
         spare_register_interval: Duration::from_millis(200),
