@@ -145,6 +145,9 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let (Some(node), PlayerStatus::Pending) = (entry.node.clone(), &entry.status) else {
             return;
         };
+        if self.stale.deleting(guild, &node) {
+            return; // Tried again once the deletion has landed.
+        }
         let (Some(session_id), Some(client)) = (
             self.sessions.get(&node).cloned(),
             self.clients.get(&node).cloned(),

@@ -43,6 +43,7 @@ mod runner;
 pub mod sessions;
 mod shards;
 mod snapshots;
+mod stale;
 mod state;
 pub mod voice;
 

@@ -11,6 +11,7 @@
 use switchyard_core::ids::{GuildId, NodeId};
 
 use super::runner::{Bot, Completion};
+use super::stale::Landed;
 use super::state::{BotEvent, PlayerStatus};
 use crate::lavalink::LavalinkError;
 use crate::ports::http::HttpClient;
@@ -21,15 +22,6 @@ use crate::store_schema::{MoveAnnouncement, StreamEntry, StreamId};
 const PAGE_LEN: usize = 256;
 /// Pages read to find the stream's end at start; the stream is capped far below this.
 const CATCH_UP_PAGES_MAX: usize = 1_000;
-
-/// A player the bot left on a node it moved away from, still to delete.
-#[derive(Debug)]
-pub(crate) struct StalePlayer {
-    /// The session holding it.
-    pub(crate) session_id: String,
-    /// Whether a deletion is under way.
-    in_flight: bool,
-}
 
 /// Where the bot is in the move stream.
 #[derive(Debug, Default)]
@@ -201,11 +193,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         if self.sessions.get(&node) != Some(&session_id) {
             return; // Its session closed, and the player with it.
         }
-        let stale = StalePlayer {
-            session_id,
-            in_flight: false,
-        };
-        self.stale.insert((guild, node.clone()), stale);
+        self.stale.insert(guild, node.clone(), session_id);
         self.delete_stale(guild, node);
     }
 
@@ -214,14 +202,9 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let Some(client) = self.clients.get(&node).cloned() else {
             return;
         };
-        let Some(stale) = self.stale.get_mut(&(guild, node.clone())) else {
+        let Some(session_id) = self.stale.begin_delete(guild, &node) else {
             return;
         };
-        if stale.in_flight {
-            return;
-        }
-        stale.in_flight = true;
-        let session_id = stale.session_id.clone();
         self.tasks.spawn(async move {
             let result = client.delete_player(&session_id, guild).await;
             Completion::StaleDeleted {
@@ -235,8 +218,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
 
     /// Tries every remaining deletion again (the node may answer now).
     pub(crate) fn retry_stale(&mut self) {
-        let keys: Vec<(GuildId, NodeId)> = self.stale.keys().cloned().collect();
-        for (guild, node) in keys {
+        for (guild, node) in self.stale.keys() {
             self.delete_stale(guild, node);
         }
     }
@@ -248,21 +230,12 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         session_id: String,
         result: Result<(), LavalinkError>,
     ) {
-        let key = (guild, node);
-        let Some(stale) = self.stale.get_mut(&key) else {
-            return;
-        };
-        if stale.session_id != session_id {
-            return; // A newer player was left there since; its own deletion decides.
+        if let Err(error) = &result {
+            tracing::debug!(%guild, %error, "old player not deleted yet");
         }
-        match result {
-            Ok(()) => {
-                self.stale.remove(&key);
-            }
-            Err(error) => {
-                stale.in_flight = false;
-                tracing::debug!(%guild, %error, "old player not deleted yet");
-            }
+        if self.stale.landed(guild, &node, &session_id, result.is_ok()) == Landed::Settled {
+            // A creation on this node may have waited for the deletion to land.
+            self.try_create(guild);
         }
     }
 }

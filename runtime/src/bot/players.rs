@@ -367,7 +367,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         if entry.node.as_ref() == Some(node) && entry.session_id.as_deref() == Some(session_id) {
             return true;
         }
-        if self.stale.contains_key(&(guild, node.clone())) {
+        if self.stale.contains(guild, node) {
             // The old node answers again: now is the time to delete what is left there.
             self.delete_stale(guild, node.clone());
         }

@@ -18,12 +18,13 @@ use super::BotError;
 use super::clock::BotClock;
 use super::config::BotConfig;
 use super::create::CreateResult;
-use super::moves::{MoveCursor, MovesRead, StalePlayer};
+use super::moves::{MoveCursor, MovesRead};
 use super::placement::{Placement, PlacementClient, PlacementError};
 use super::players::{PlayOutcome, PlayRequest, PlayerEntry};
 use super::sessions::{SessionEvent, SessionEventKind};
 use super::shards::{HeartbeatResult, RestoreItem, ShardEntry};
 use super::snapshots::SnapshotWrite;
+use super::stale::StaleBook;
 use super::state::{BotEvent, BotState};
 use super::voice::VoiceGateway;
 use crate::lavalink::{LavalinkClient, LavalinkError};
@@ -96,7 +97,7 @@ pub(crate) struct Bot<H: HttpClient, S: Store> {
     pub(crate) players: BTreeMap<GuildId, PlayerEntry>,
     pub(crate) shards: BTreeMap<ShardId, ShardEntry>,
     /// Players the bot left behind on a node it moved away from, still to delete:
-    pub(crate) stale: BTreeMap<(GuildId, NodeId), StalePlayer>,
+    pub(crate) stale: StaleBook,
     pub(crate) moves: MoveCursor,
     pub(crate) tasks: JoinSet<Completion>,
     pub(crate) refresh_in_flight: bool,
@@ -136,7 +137,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             sessions: BTreeMap::new(),
             players: BTreeMap::new(),
             shards: BTreeMap::new(),
-            stale: BTreeMap::new(),
+            stale: StaleBook::default(),
             moves: MoveCursor::default(),
             tasks: JoinSet::new(),
             refresh_in_flight: false,
@@ -316,9 +317,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
             });
         }
         // A closed session's players are gone: nothing stale remains to delete there.
-        self.stale.retain(|(_, stale_node), stale| {
-            !(*stale_node == node && stale.session_id == session_id)
-        });
+        self.stale.forget_session(&node, &session_id);
         let lost = self.lose_players_in(&node, &session_id);
         self.emit(BotEvent::SessionClosed {
             node,

@@ -498,13 +498,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         let own = |(node, session): &(NodeId, String)| self.sessions.get(node) == Some(session);
         let delete_first = delete_first.into_iter().filter(|d| !own(d)).collect();
         // Resuming a lapsed shard: the player it left there is re-created, not deleted.
-        if let Some(session) = self.sessions.get(&node)
-            && self
-                .stale
-                .get(&(guild, node.clone()))
-                .is_some_and(|stale| &stale.session_id == session)
-        {
-            self.stale.remove(&(guild, node.clone()));
+        if let Some(session) = self.sessions.get(&node).cloned() {
+            self.stale.cancel(guild, &node, &session);
         }
         let generation = self.next_generation();
         self.players.insert(
