@@ -16,10 +16,8 @@ use switchyard_runtime::bot::{
     BotConfig, BotProcess, NodeConfig, PlacementSource, PlayOutcome, PlayRequest,
 };
 use switchyard_runtime::ports::store::Store;
-use switchyard_sim::emulator::track::{LoadResult, catalog, codec};
-use switchyard_sim::emulator::{
-    Emulator, EmulatorConfig, TestTrackOptions, TurmoilListener, test_track_identifier,
-};
+use switchyard_sim::emulator::track::encoded_test_track;
+use switchyard_sim::emulator::{Emulator, EmulatorConfig, TurmoilListener};
 use switchyard_sim::net::{TurmoilConnector, TurmoilHttpClient};
 use switchyard_sim::redis_sim::{RedisSim, TurmoilRedisDialer, turmoil_redis_store};
 
@@ -58,17 +56,7 @@ fn controller(store: SimStore) -> axum::Router {
 }
 
 fn encoded(name: &str, length_ms: u64) -> String {
-    let identifier = test_track_identifier(
-        name,
-        TestTrackOptions {
-            length_ms: Some(length_ms),
-            ..TestTrackOptions::default()
-        },
-    );
-    match catalog::load(&identifier) {
-        LoadResult::Track(data) => codec::encode(&data).expect("catalog tracks encode"),
-        other => panic!("a test track loads as one track, got {other:?}"),
-    }
+    encoded_test_track(name, length_ms).expect("test tracks encode")
 }
 
 /// Runs the world once; returns the bot's events, each stamped with virtual time.

@@ -15,13 +15,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::clock::BotClock;
 use super::config::{BotTiming, NodeConfig};
 use crate::ports::store::Store;
-use crate::ports::websocket::StreamConnector;
+use crate::ports::websocket::{LavalinkSocket, StreamConnector, connect_lavalink};
 use crate::store_schema::SessionRegistration;
 
 /// Pause between attempts to register a session while the store is away.
@@ -195,36 +193,21 @@ async fn keep_session<C: StreamConnector, S: Store>(
     }
 }
 
-type Socket<C> = tokio_tungstenite::WebSocketStream<<C as StreamConnector>::Stream>;
-
 /// Dials, handshakes and waits for `ready`, all within `ready_timeout`.
 async fn open<C: StreamConnector>(
     connector: &C,
     node: &NodeConfig,
     owner: &SessionOwner,
-) -> Result<(Socket<C>, String, bool), String> {
+) -> Result<(LavalinkSocket<C>, String, bool), String> {
     let handshake = async {
-        let url = format!("ws://{}:{}/v4/websocket", node.host, node.port);
-        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-        let headers = request.headers_mut();
-        let header = |value: &str| HeaderValue::from_str(value).map_err(|e| e.to_string());
-        headers.insert("Authorization", header(&node.password)?);
-        headers.insert("User-Id", header(&owner.user_id.to_string())?);
-        headers.insert(
-            "Client-Name",
-            header(concat!("switchyard-bot/", env!("CARGO_PKG_VERSION")))?,
-        );
-        let stream = connector
-            .connect(&node.host, node.port)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut socket, _) = tokio_tungstenite::client_async_with_config(
-            request,
-            stream,
-            Some(crate::ports::websocket::lavalink_websocket_config()),
+        let mut socket = connect_lavalink(
+            connector,
+            (&node.host, node.port),
+            &node.password,
+            owner.user_id,
+            concat!("switchyard-bot/", env!("CARGO_PKG_VERSION")),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         // The node's first message is `ready`; a v4 node sends nothing before it.
         loop {
             let frame = socket

@@ -10,12 +10,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use switchyard_core::ids::NodeId;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::wire::Stats;
 use crate::driver::{DriverHandle, DriverInput};
-use crate::ports::websocket::StreamConnector;
+use crate::ports::websocket::{StreamConnector, connect_lavalink};
 
 /// Where and how to open the controller's websocket to a node.
 #[derive(Clone)]
@@ -94,27 +92,14 @@ async fn session<C: StreamConnector>(
     target: &WatchTarget,
     driver: &DriverHandle,
 ) -> Result<SessionEnd, String> {
-    let url = format!("ws://{}:{}/v4/websocket", target.host, target.port);
-    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-    let headers = request.headers_mut();
-    let header = |value: &str| HeaderValue::from_str(value).map_err(|e| e.to_string());
-    headers.insert("Authorization", header(&target.password)?);
-    headers.insert("User-Id", header(&target.user_id.to_string())?);
-    headers.insert(
-        "Client-Name",
-        header(concat!("switchyard/", env!("CARGO_PKG_VERSION")))?,
-    );
-    let stream = connector
-        .connect(&target.host, target.port)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut socket, _) = tokio_tungstenite::client_async_with_config(
-        request,
-        stream,
-        Some(crate::ports::websocket::lavalink_websocket_config()),
+    let mut socket = connect_lavalink(
+        connector,
+        (&target.host, target.port),
+        &target.password,
+        target.user_id,
+        concat!("switchyard/", env!("CARGO_PKG_VERSION")),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     while let Some(frame) = socket.next().await {
         let Ok(frame) = frame else { break };
         let Ok(text) = frame.into_text() else {

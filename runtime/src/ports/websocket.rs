@@ -44,3 +44,40 @@ pub fn lavalink_websocket_config() -> tokio_tungstenite::tungstenite::protocol::
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(LAVALINK_READ_BUFFER_BYTES)
 }
+
+/// A websocket to a Lavalink node, over whichever stream the connector dials.
+pub type LavalinkSocket<C> = tokio_tungstenite::WebSocketStream<<C as StreamConnector>::Stream>;
+
+/// Dials a node's `/v4/websocket` with the headers Lavalink v4 requires (`Authorization`,
+/// `User-Id`, `Client-Name`), the one handshake both the bots' sessions and the
+/// controller's node watcher make.
+pub async fn connect_lavalink<C: StreamConnector>(
+    connector: &C,
+    (host, port): (&str, u16),
+    password: &str,
+    user_id: u64,
+    client_name: &str,
+) -> Result<LavalinkSocket<C>, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    let url = format!("ws://{host}:{port}/v4/websocket");
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    let header = |value: &str| HeaderValue::from_str(value).map_err(|e| e.to_string());
+    headers.insert("Authorization", header(password)?);
+    headers.insert("User-Id", header(&user_id.to_string())?);
+    headers.insert("Client-Name", header(client_name)?);
+    let stream = connector
+        .connect(host, port)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (socket, _) = tokio_tungstenite::client_async_with_config(
+        request,
+        stream,
+        Some(lavalink_websocket_config()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(socket)
+}

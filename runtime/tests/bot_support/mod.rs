@@ -18,11 +18,8 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_runtime::adapters::{ProductionRedisStore, RedisStoreConfig};
 use switchyard_runtime::bot::{BotConfig, BotTiming, NodeConfig};
 use switchyard_runtime::ports::store::Store;
-use switchyard_sim::emulator::track::{LoadResult, catalog, codec};
-use switchyard_sim::emulator::{
-    Emulator, EmulatorConfig, EmulatorControl, PlayerSnapshot, TestTrackOptions,
-    test_track_identifier,
-};
+use switchyard_sim::emulator::track::encoded_test_track;
+use switchyard_sim::emulator::{Emulator, EmulatorConfig, EmulatorControl, PlayerSnapshot};
 use switchyard_sim::redis_sim::RedisSim;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -296,15 +293,5 @@ pub fn guild_in(shard: u32, n: u64) -> GuildId {
 
 /// An encoded emulator test track of `length_ms`.
 pub fn track(name: &str, length_ms: u64) -> String {
-    let identifier = test_track_identifier(
-        name,
-        TestTrackOptions {
-            length_ms: Some(length_ms),
-            ..TestTrackOptions::default()
-        },
-    );
-    match catalog::load(&identifier) {
-        LoadResult::Track(data) => codec::encode(&data).expect("catalog tracks encode"),
-        other => panic!("a test track loads as one track, got {other:?}"),
-    }
+    encoded_test_track(name, length_ms).expect("test tracks encode")
 }

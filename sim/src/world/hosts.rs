@@ -28,8 +28,8 @@ use tokio::sync::mpsc;
 
 use super::workload::GuildPlan;
 use super::{SIM_EPOCH_UNIX_MS, Shared};
-use crate::emulator::track::{LoadResult, catalog, codec};
-use crate::emulator::{TestTrackOptions, TurmoilListener, test_track_identifier};
+use crate::emulator::TurmoilListener;
+use crate::emulator::track::encoded_test_track;
 use crate::net::{TurmoilConnector, TurmoilHttpClient};
 use crate::redis_sim::{RedisSim, TurmoilRedisDialer, turmoil_redis_store};
 use crate::scenario::Scenario;
@@ -282,7 +282,9 @@ async fn run_bot(
 /// concurrently.
 async fn play_workload(handle: &BotHandle, shards: &[ShardId], guilds: &[GuildPlan]) {
     for guild in guilds.iter().filter(|g| shards.contains(&g.shard)) {
-        let Some(track) = encoded_track(&format!("g{}", guild.guild), guild.track_length_ms) else {
+        let Some(track) =
+            encoded_test_track(&format!("g{}", guild.guild), guild.track_length_ms).ok()
+        else {
             tracing::warn!(guild = %guild.guild, "no test track for this guild");
             continue;
         };
@@ -307,22 +309,6 @@ async fn play_workload(handle: &BotHandle, shards: &[ShardId], guilds: &[GuildPl
                 tracing::debug!(guild = %request.guild, %error, "play failed");
             }
         });
-    }
-}
-
-/// A test track, encoded as a node would encode it (bots play encoded tracks, so the
-/// controller can re-create them anywhere).
-fn encoded_track(name: &str, length_ms: u64) -> Option<String> {
-    let identifier = test_track_identifier(
-        name,
-        TestTrackOptions {
-            length_ms: Some(length_ms),
-            ..TestTrackOptions::default()
-        },
-    );
-    match catalog::load(&identifier) {
-        LoadResult::Track(data) => codec::encode(&data).ok(),
-        _ => None,
     }
 }
 

@@ -151,81 +151,26 @@ fn is_reaction(command: &Command) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scenario(faults: &str) -> Scenario {
-        let text = format!(
-            r#"
-name = "strikes"
-description = "incident strikes"
-seed = 1
-duration = "10m"
-tick = "10ms"
-
-[topology]
-[[topology.regions]]
-name = "eu"
-priority = 10
-[[topology.nodes]]
-name = "eu-1"
-region = "eu"
-capacity = 10
-[[topology.nodes]]
-name = "eu-2"
-region = "eu"
-capacity = 10
-[[topology.nodes]]
-name = "eu-3"
-region = "eu"
-capacity = 10
-[[topology.plans]]
-name = "free"
-regions = ["eu"]
-
-[workload]
-guilds = 4
-plans = {{ free = 1.0 }}
-regions = {{ eu = 1.0 }}
-
-[shards]
-count = 1
-processes = 1
-
-{faults}
-"#
-        );
-        crate::scenario::parse("strikes.toml", &text).expect("a valid scenario")
-    }
+    use crate::world::faults::timeline::tests::SCENARIO;
 
     #[test]
-    fn a_rolling_restart_strikes_once_per_node_and_a_kill_once() {
-        let scenario = scenario(
-            r#"
-[[faults]]
-at = "1m"
-kind = "node_kill"
-node = "eu-3"
-duration = "30s"
-
-[[faults]]
-at = "3m"
-kind = "rolling_restart"
-region = "eu"
-every = "90s"
-downtime = "20s"
-"#,
-        );
+    fn a_rolling_restart_strikes_once_per_node_and_other_faults_once() {
+        let scenario = crate::scenario::parse("timeline.toml", SCENARIO).expect("valid");
         let strikes = strikes(&scenario);
         let found: Vec<(usize, u64, Option<&str>)> = strikes
             .iter()
             .map(|s| (s.fault, s.at_ms, s.node.as_ref().map(NodeId::as_str)))
             .collect();
+        // Fault 0 restarts the region (eu-3 joined by fault 1 included), fault 1 joins
+        // eu-3, fault 2 drains it.
         assert_eq!(
             found,
             [
-                (0, 60_000, None),
-                (1, 180_000, Some("eu-1")),
-                (1, 270_000, Some("eu-2")),
-                (1, 360_000, Some("eu-3")),
+                (1, 10_000, None),
+                (0, 60_000, Some("eu-1")),
+                (0, 90_000, Some("eu-2")),
+                (2, 90_000, None),
+                (0, 120_000, Some("eu-3")),
             ]
         );
     }

@@ -26,8 +26,7 @@ use switchyard_runtime::ports::http::{HttpClient, HttpRequest, HttpResponse, Met
 use switchyard_runtime::ports::store::Store;
 use switchyard_runtime::ports::websocket::TokioConnector;
 use switchyard_runtime::store_schema::{MoveAnnouncement, StreamEntry};
-use switchyard_sim::emulator::track::{LoadResult, catalog, codec};
-use switchyard_sim::emulator::{TestTrackOptions, test_track_identifier};
+use switchyard_sim::emulator::track::encoded_test_track;
 use switchyard_tests::processes::{ChildProcess, binary};
 use switchyard_tests::redis_server::{RedisServer, free_port};
 use tokio::net::TcpListener;
@@ -657,17 +656,7 @@ fn fast_timing() -> BotTiming {
 
 /// An encoded emulator test track of `length_ms`.
 fn track(name: &str, length_ms: u64) -> String {
-    let identifier = test_track_identifier(
-        name,
-        TestTrackOptions {
-            length_ms: Some(length_ms),
-            ..TestTrackOptions::default()
-        },
-    );
-    match catalog::load(&identifier) {
-        LoadResult::Track(data) => codec::encode(&data).expect("catalog tracks encode"),
-        other => panic!("a test track loads as one track, got {other:?}"),
-    }
+    encoded_test_track(name, length_ms).expect("test tracks encode")
 }
 
 /// GET `url`; the status and JSON body, or `None` when nothing (or no JSON) answers.

@@ -7,3 +7,19 @@ pub use catalog::{
     LoadException, LoadResult, Severity, TestTrackOptions, TrackBehaviour, test_track_identifier,
 };
 pub use codec::{DecodeError, EncodeError, TrackData};
+
+/// A plain test track of `length_ms`, encoded as a node encodes it: what a bot plays and
+/// hands to the controller, so the player can be re-created on any node.
+pub fn encoded_test_track(name: &str, length_ms: u64) -> Result<String, EncodeError> {
+    let identifier = test_track_identifier(
+        name,
+        TestTrackOptions {
+            length_ms: Some(length_ms),
+            ..TestTrackOptions::default()
+        },
+    );
+    match catalog::load(&identifier) {
+        LoadResult::Track(data) => codec::encode(&data),
+        other => unreachable!("a plain test track loads as one track, got {other:?}"),
+    }
+}

@@ -217,10 +217,11 @@ fn flapping(at_ms: u64, end_ms: u64, period_ms: u64, down_ms: u64) -> Vec<(u64, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::world) mod tests {
     use super::*;
 
-    const SCENARIO: &str = r#"name = "timeline"
+    /// Repeated and operator faults, shared with the incidents' tests.
+    pub(in crate::world) const SCENARIO: &str = r#"name = "timeline"
 description = "Repeated and operator faults."
 duration = "5m"
 [topology]
