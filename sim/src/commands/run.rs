@@ -207,6 +207,7 @@ pub fn exec(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(dir) = &args.report_dir {
+        let report_started = Instant::now();
         let facts = super::report::RunFacts {
             scenario: &scenario,
             path: &args.file,
@@ -217,7 +218,12 @@ pub fn exec(args: RunArgs) -> ExitCode {
             replay: &replay,
         };
         match switchyard_reports::write_run_report(dir, &super::report::run_report(&facts)) {
-            Ok(written) => eprintln!("report written to {}", written.dir.display()),
+            // The time is printed so the report's cost can be measured on real runs.
+            Ok(written) => eprintln!(
+                "report written to {} in {} ms",
+                written.dir.display(),
+                report_started.elapsed().as_millis()
+            ),
             Err(error) => {
                 eprintln!("sim run: {error}");
                 return ExitCode::from(exit_codes::INTERNAL_ERROR);

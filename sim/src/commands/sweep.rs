@@ -100,8 +100,13 @@ pub fn exec(args: SweepArgs) -> ExitCode {
     let sweep = SweepReport::from_runs(&runs).expect("a seed range is never empty");
     print_summary(&scenario, &sweep);
     if let Some(dir) = &args.report_dir {
+        let report_started = Instant::now();
         match switchyard_reports::write_sweep_report(dir, &sweep) {
-            Ok(written) => eprintln!("report written to {}", written.dir.display()),
+            Ok(written) => eprintln!(
+                "report written to {} in {} ms",
+                written.dir.display(),
+                report_started.elapsed().as_millis()
+            ),
             Err(error) => {
                 eprintln!("sim sweep: {error}");
                 return ExitCode::from(exit_codes::INTERNAL_ERROR);
