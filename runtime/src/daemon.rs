@@ -94,6 +94,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
     let settings = DriverSettings {
         health_ttl: Duration::from_millis(config.health_ttl_ms),
         store_poll_interval: Duration::from_millis(config.store_poll_interval_ms),
+        snapshot_full_read_interval: Duration::from_millis(config.snapshot_full_read_interval_ms),
         epoch_unix_ms: started_unix_ms,
         ..DriverSettings::default()
     };

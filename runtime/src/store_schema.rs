@@ -27,6 +27,9 @@ pub mod keys {
     pub const SHARD_LEASES: &str = "switchyard:shards";
     /// Hash: shard number (decimal) -> [`super::ShardHeartbeat`] JSON.
     pub const HEARTBEATS: &str = "switchyard:heartbeats";
+    /// Stream with one entry (field `guild`) per player snapshot written or deleted, so
+    /// the controller reads only the snapshots that changed.
+    pub const PLAYER_CHANGES: &str = "switchyard:player-changes";
     /// Stream of [`super::MoveAnnouncement`]s for the bots.
     pub const MOVES: &str = "switchyard:moves";
     /// Stream of audit events.
@@ -57,7 +60,8 @@ pub mod keys {
 }
 
 /// Field names inside stream entries. Every entry carries the whole value as `json`;
-/// the other fields only make `XRANGE` readable by a person.
+/// the other fields only make `XRANGE` readable by a person. The exception is
+/// [`keys::PLAYER_CHANGES`], whose entries are only a `guild`.
 pub mod stream_fields {
     /// The entry's value as JSON.
     pub const JSON: &str = "json";

@@ -8,7 +8,8 @@ mod bot_support;
 use std::time::Duration;
 
 use bot_support::{
-    Controller, Node, PASSWORD, Redis, USER_ID, bot_config, eventually, guild_in, track,
+    Controller, Node, PASSWORD, Redis, USER_ID, bot_config, eventually, guild_in, stuck_track,
+    track,
 };
 use switchyard_core::command::DegradedReason;
 use switchyard_core::ids::{GuildId, MoveId, NodeId, PlanId, ProcessId, RegionId, ShardId};
@@ -201,12 +202,56 @@ async fn a_player_is_created_where_placement_says_and_its_snapshot_kept_fresh() 
     let playing = &eu2.players(guild)[0].1;
     assert!(playing.playing && playing.audible, "{playing:?}");
 
-    // Refreshed from `playerUpdate`s: the position moves on.
-    eventually("a refreshed snapshot with a later position", || async {
+    // Readers extrapolate a playing snapshot's position: it follows the node's without
+    // a rewrite per `playerUpdate`. The bot's clock is read off its latest heartbeat
+    // (sent every 200 ms), hence the tolerance.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let written = snapshot(&redis, guild).await.expect("a snapshot");
+    let heartbeats = redis.store.heartbeats().await.expect("store");
+    let bot_now_ms = heartbeats[&ShardId(0)].at_ms;
+    let node_position = eu2.players(guild)[0].1.position_ms;
+    assert!(!written.paused);
+    let extrapolated = written.position_ms + bot_now_ms.saturating_sub(written.position_at_ms);
+    assert!(
+        extrapolated.abs_diff(node_position) < 700,
+        "extrapolated {extrapolated} ms, the node says {node_position} ms"
+    );
+}
+
+#[tokio::test]
+async fn a_position_that_strays_from_the_snapshot_is_written_at_once() {
+    let eu1 = Node::start("eu-1").await;
+    let redis = Redis::start().await;
+    let controller = Controller::start(redis.store.clone()).await;
+    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let guild = guild_in(0, 1);
+    controller.place(guild, &eu1.name);
+    bot.handle
+        .play(request(guild, vec![stuck_track("stuck", 600_000, 300)]))
+        .await
+        .expect("created");
+    let created = snapshot(&redis, guild)
+        .await
+        .expect("a snapshot on creation");
+
+    // The node's position stops at 300 ms while the snapshot implies it plays on; the
+    // next reports stray from it, and the bot writes the stalled position long before
+    // its 30 s refresh (and before the node gives up on the track at 10 s).
+    let stalled = eventually("a snapshot with the stalled position", || async {
         let snapshot = snapshot(&redis, guild).await?;
-        (snapshot.track.as_ref() == Some(&tracks[1]) && snapshot.position_ms >= 200).then_some(())
+        (snapshot.updated_at_ms > created.updated_at_ms).then_some(snapshot)
     })
     .await;
+    assert!(
+        (250..=400).contains(&stalled.position_ms),
+        "position {} ms",
+        stalled.position_ms
+    );
+    assert!(
+        stalled.updated_at_ms - created.updated_at_ms < 5_000,
+        "written {} ms after creation",
+        stalled.updated_at_ms - created.updated_at_ms
+    );
 }
 
 #[tokio::test]
@@ -525,18 +570,21 @@ async fn a_fenced_heartbeat_stops_the_bot_acting_for_the_shard() {
     })
     .await;
 
-    // No more writes for the shard: the snapshot stays as it was, the other is fresh.
+    // No more writes for shard 0: its snapshot stays as it was, while shard 1's
+    // heartbeats go on being accepted.
     let frozen = snapshot(&redis, fenced_guild)
         .await
         .expect("last snapshot stays");
-    let before = snapshot(&redis, kept_guild).await.expect("snapshot");
+    let beat = |heartbeats: std::collections::BTreeMap<ShardId, _>| {
+        heartbeats
+            .get(&ShardId(1))
+            .map(|h: &switchyard_runtime::store_schema::ShardHeartbeat| h.at_ms)
+    };
+    let before = beat(redis.store.heartbeats().await.expect("store"));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(snapshot(&redis, fenced_guild).await, Some(frozen));
-    let after = snapshot(&redis, kept_guild).await.expect("snapshot");
-    assert!(
-        after.updated_at_ms > before.updated_at_ms,
-        "shard 1 goes on"
-    );
+    let after = beat(redis.store.heartbeats().await.expect("store"));
+    assert!(after > before, "shard 1 goes on: {before:?} then {after:?}");
     assert_eq!(eu1.players(kept_guild).len(), 1);
     let heartbeats = redis.store.heartbeats().await.expect("store");
     let last = heartbeats

@@ -90,39 +90,41 @@ fn check_config_rejects_a_malformed_lavalink_nodes_naming_the_variable() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("LAVALINK_PASSWORD"));
 }
 
+/// Writes `toml` as the config file and runs `check-config` on it; returns its stderr
+/// after checking it exited 2 (invalid input).
+fn check_config_refuses(path: &std::path::Path, toml: &str, env: &[(&str, &str)]) -> String {
+    std::fs::write(path, toml).expect("write");
+    let output = switchyard(
+        &[
+            "check-config",
+            "--config",
+            path.to_str().expect("utf-8 path"),
+        ],
+        env,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn check_config_points_at_the_file_line_and_field() {
     let dir = std::env::temp_dir().join(format!("switchyard-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("switchyard.toml");
-    std::fs::write(
+    let env = [("LAVALINK_NODES", NODES), ("LAVALINK_PASSWORD", "pw")];
+    let stderr = check_config_refuses(
         &path,
         "[daemon]\nlisten = \"127.0.0.1:8080\"\n\n[controller.health]\nrise = \"two\"\n",
-    )
-    .expect("write");
-    let output = switchyard(
-        &[
-            "check-config",
-            "--config",
-            path.to_str().expect("utf-8 path"),
-        ],
         &[],
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("switchyard.toml:5:8"), "{stderr}");
-    std::fs::write(&path, "[controller.health]\nrise = 0\n").expect("write");
-    let output = switchyard(
-        &[
-            "check-config",
-            "--config",
-            path.to_str().expect("utf-8 path"),
-        ],
-        &[("LAVALINK_NODES", NODES), ("LAVALINK_PASSWORD", "pw")],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = check_config_refuses(&path, "[controller.health]\nrise = 0\n", &env);
     assert!(stderr.contains("controller.health.rise"), "{stderr}");
+    // A zero period would spin the poll loop: refused, naming the field.
+    let stderr = check_config_refuses(&path, "[daemon]\nstore_poll_interval_ms = 0\n", &env);
+    assert!(stderr.contains("daemon.store_poll_interval_ms"), "{stderr}");
+    assert!(stderr.contains("at least 1 ms"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -131,6 +131,8 @@ macro_rules! contract {
                 routes_set_overwrite_and_delete,
                 player_snapshots_are_fenced_by_shard_epoch,
                 player_snapshots_expire,
+                snapshot_changes_are_listed_in_order,
+                snapshot_changes_are_capped,
                 sessions_per_process_and_node,
                 shard_epochs_only_grow,
                 stale_heartbeats_are_fenced,

@@ -100,7 +100,11 @@ fn config() -> ControllerConfig {
     let mut config = ControllerConfig::default();
     config.health.probe_interval_ms = 200;
     config.health.probe_interval_fast_ms = 50;
-    config.health.probe_timeout_ms = 400;
+    // Generous, so that a loaded test machine's slow answers do not mark a live node
+    // down (a killed node refuses at once, so detection stays fast): a node marked
+    // down while alive has its players resume at its last good probe, which the
+    // position checks below would read as skipped-back audio.
+    config.health.probe_timeout_ms = 1_000;
     config.health.slow_start_ms = 1_000;
     config.restoration.hold_ms = 60_000;
     config
@@ -505,6 +509,46 @@ async fn a_killed_node_s_players_come_back_on_its_region_s_other_node() {
     for guild in &moved {
         let route = cluster.store.route(GuildId(*guild)).await.expect("redis");
         assert_eq!(route.map(|n| n.to_string()).as_deref(), Some(survivor));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_changed_after_the_controller_read_it_is_what_the_move_uses() {
+    let cluster = Cluster::start().await;
+    let placed = cluster.place_guilds(1..=6).await;
+    let (victim, survivor, moved) = victim_and_survivor(&placed);
+    // The driver has read every snapshot; its next full read is 30 s away, so only the
+    // change stream can tell it about what follows.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for guild in &moved {
+        let mut snapshot = cluster
+            .store
+            .player_snapshot(GuildId(*guild))
+            .await
+            .expect("redis answers")
+            .expect("written by play");
+        snapshot.volume = 55;
+        snapshot.updated_at_ms = 1;
+        cluster
+            .store
+            .put_player_snapshot(&snapshot, Duration::from_secs(600))
+            .await
+            .expect("redis answers");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // a few polls
+    cluster.nodes[victim].control.shutdown();
+
+    cluster.wait_players_on(survivor, &moved).await;
+    let truth = cluster.nodes[survivor].control.snapshot();
+    for guild in &moved {
+        let (_, player) = truth
+            .players()
+            .find(|(_, p)| p.guild_id == *guild)
+            .expect("re-created");
+        assert_eq!(
+            player.volume, 55,
+            "guild {guild} moved with a stale snapshot"
+        );
     }
 }
 

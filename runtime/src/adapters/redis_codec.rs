@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use switchyard_core::ids::GuildId;
 
 use crate::adapters::redis_scripts::EXACT_NUMBER_MAX;
 use crate::ports::store::StoreError;
@@ -83,6 +84,31 @@ pub(crate) fn decode_entries<T: DeserializeOwned>(
         }
     }
     entries
+}
+
+/// Decodes the entries of the player change stream (one `guild` field each), skipping
+/// (and logging) any that name no guild. A skipped entry costs nothing lasting: the
+/// controller's periodic full read catches up on every snapshot anyway.
+pub(crate) fn decode_changes(raw: Vec<RawEntry>) -> Vec<StreamEntry<GuildId>> {
+    raw.into_iter()
+        .filter_map(|(id, fields)| {
+            let guild = fields
+                .chunks_exact(2)
+                .find(|pair| pair[0] == stream_fields::GUILD.as_bytes())
+                .and_then(|pair| std::str::from_utf8(&pair[1]).ok())
+                .and_then(|text| text.parse::<u64>().ok());
+            match guild {
+                Some(guild) => Some(StreamEntry {
+                    id: StreamId(id),
+                    value: GuildId(guild),
+                }),
+                None => {
+                    tracing::warn!(id, "skipping a player change that names no guild");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Decodes one JSON value of a collection, logging and dropping it if malformed.

@@ -23,9 +23,12 @@ pub enum ScriptKind {
     GrantShard,
     /// A bot's write, applied only if the bot is not fenced for the shard.
     ///
-    /// KEYS: `[shards hash, target key]`. ARGV: `[shard, owner, epoch, op, arg, value]`
-    /// where op is `hset` (HSET target arg value), `set` (SET target value PX arg) or
-    /// `del` (DEL target). Fenced when a lease is stored and its epoch is higher, or
+    /// KEYS: `[shards hash, target key, change stream?]`. ARGV: `[shard, owner, epoch,
+    /// op, arg, value, stream length cap?, guild?]` where op is `hset` (HSET target arg
+    /// value), `set` (SET target value PX arg) or `del` (DEL target). With the optional
+    /// third key, a write that lands also appends `guild <guild>` to that stream (capped
+    /// at about the given length), in the same atomic step: a reader following the
+    /// stream misses no write. Fenced when a lease is stored and its epoch is higher, or
     /// equal with another owner. Reply: `[1]` written, `[0, lease json]` fenced.
     FencedWrite,
     /// Takes the leader lease with a fresh fencing token if nobody holds it.
@@ -147,6 +150,9 @@ elseif ARGV[4] == 'del' then
   redis.call('DEL', KEYS[2])
 else
   return redis.error_reply('unknown fenced write op ' .. ARGV[4])
+end
+if KEYS[3] then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'guild', ARGV[8])
 end
 return {1}
 "#;

@@ -24,7 +24,8 @@ use switchyard_core::history::FailoverRecord;
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 
 use crate::adapters::redis_codec::{
-    RawEntry, decode_entries, decode_or_skip, exact_number, from_json, to_json, ttl_ms,
+    RawEntry, decode_changes, decode_entries, decode_or_skip, exact_number, from_json, to_json,
+    ttl_ms,
 };
 use crate::adapters::redis_reconnect::{ClientDialer, ReconnectPolicy, ReconnectingConnection};
 use crate::adapters::redis_scripts::ScriptKind;
@@ -52,6 +53,9 @@ pub struct RedisStoreConfig {
     pub reconnect: ReconnectPolicy,
     /// Approximate cap (`MAXLEN ~`) of the move announcement stream.
     pub moves_len_max: usize,
+    /// Approximate cap of the player snapshot change stream: enough for the changes of
+    /// many seconds, so a reader polling every second never falls behind the trim.
+    pub player_changes_len_max: usize,
     /// Approximate cap of the audit stream.
     pub audit_len_max: usize,
     /// Approximate cap of the failover history stream.
@@ -67,6 +71,7 @@ impl Default for RedisStoreConfig {
             connect_timeout: Duration::from_millis(500),
             reconnect: ReconnectPolicy::default(),
             moves_len_max: 10_000,
+            player_changes_len_max: 100_000,
             audit_len_max: 10_000,
             failovers_len_max: switchyard_core::history::HISTORY_LEN_MAX,
             scan_count: 200,
@@ -266,6 +271,26 @@ where
         Ok(StreamId(redis::from_redis_value(reply)?))
     }
 
+    /// Up to `count` raw entries of a stream after `after` (from its start when `None`),
+    /// oldest first.
+    async fn entries_after(
+        &self,
+        stream: &str,
+        after: Option<&StreamId>,
+        count: usize,
+    ) -> Result<Vec<RawEntry>, OpError> {
+        // `(id` is an exclusive start (Redis >= 6.2).
+        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        Ok(redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn())
+            .await?)
+    }
+
     /// The newest `count` raw entries of a stream, newest first.
     async fn newest(&self, stream: &str, count: usize) -> Result<Vec<RawEntry>, OpError> {
         Ok(redis::cmd("XREVRANGE")
@@ -278,7 +303,8 @@ where
             .await?)
     }
 
-    /// Runs the fenced-write script for a bot.
+    /// Runs the fenced-write script for a bot; a write of a player snapshot also
+    /// announces its guild on the change stream (`changed`).
     async fn fenced_write(
         &self,
         target_key: &str,
@@ -286,21 +312,25 @@ where
         owner: &ProcessId,
         epoch: u64,
         op: [&str; 3],
+        changed: Option<GuildId>,
     ) -> Result<FencedWrite, OpError> {
         let epoch = exact_number("epoch", epoch)?;
-        let reply: Vec<Value> = self
-            .scripts
-            .fenced_write
-            .key(keys::SHARD_LEASES)
+        let mut invocation = self.scripts.fenced_write.key(keys::SHARD_LEASES);
+        invocation
             .key(target_key)
             .arg(shard.0)
             .arg(owner.as_str())
             .arg(epoch)
             .arg(op[0])
             .arg(op[1])
-            .arg(op[2])
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(op[2]);
+        if let Some(guild) = changed {
+            invocation
+                .key(keys::PLAYER_CHANGES)
+                .arg(self.config.player_changes_len_max)
+                .arg(guild.0);
+        }
+        let reply: Vec<Value> = invocation.invoke_async(&mut self.conn()).await?;
         match reply.as_slice() {
             [code] if redis::from_redis_value_ref::<i64>(code)? == 1 => Ok(FencedWrite::Accepted),
             [code, lease] if redis::from_redis_value_ref::<i64>(code)? == 0 => {

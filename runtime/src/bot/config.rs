@@ -66,8 +66,13 @@ pub struct SpareConfig {
 /// How often the bot does each periodic chore, and how long it waits for answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotTiming {
-    /// Player snapshots are rewritten at least this often while playing.
-    pub snapshot_interval: Duration,
+    /// Failed player creations, due placement requests and deletions of left-behind
+    /// players are retried this often.
+    pub retry_interval: Duration,
+    /// Every snapshot is rewritten this often even when nothing changed (a change is
+    /// written at once): it keeps snapshots well inside `snapshot_ttl` and bounds how
+    /// long a position drift the bot did not notice can last.
+    pub snapshot_refresh_interval: Duration,
     /// A snapshot lapses this long after its last write; longer than any outage the
     /// controller must bridge from it (a lost player's snapshot is kept alive too).
     pub snapshot_ttl: Duration,
@@ -104,7 +109,8 @@ pub struct BotTiming {
 impl Default for BotTiming {
     fn default() -> Self {
         Self {
-            snapshot_interval: Duration::from_secs(2),
+            retry_interval: Duration::from_secs(2),
+            snapshot_refresh_interval: Duration::from_secs(30),
             snapshot_ttl: Duration::from_secs(120),
             heartbeat_interval: Duration::from_secs(2),
             // Two thirds of the controller's default `stall_after_ms` (15 s).
@@ -258,7 +264,8 @@ impl BotConfig {
 impl BotTiming {
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, value) in [
-            ("snapshot_interval", self.snapshot_interval),
+            ("retry_interval", self.retry_interval),
+            ("snapshot_refresh_interval", self.snapshot_refresh_interval),
             ("snapshot_ttl", self.snapshot_ttl),
             ("heartbeat_interval", self.heartbeat_interval),
             ("shard_lease", self.shard_lease),

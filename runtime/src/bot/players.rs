@@ -25,6 +25,11 @@ use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
 use crate::store_schema::VoiceState;
 
+/// How far a node's reported position may stray from the snapshot's extrapolation
+/// before the snapshot is rewritten: beyond the jitter of report delivery, well below
+/// what a listener would notice after a move.
+const POSITION_DRIFT_MAX_MS: u64 = 1_000;
+
 /// A guild that starts playing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlayRequest {
@@ -113,6 +118,9 @@ pub(crate) struct PlayerEntry {
     pub(crate) placement: Option<PlacementRequest>,
     /// When a degraded guild asks for a node again.
     pub(crate) placement_retry_at: Option<Instant>,
+    /// The position the last snapshot written implies; node reports are checked
+    /// against it.
+    pub(crate) written_position: Option<WrittenPosition>,
 }
 
 /// A `playerUpdate` from a session other than the player's.
@@ -122,6 +130,26 @@ pub(crate) struct PositionReport {
     pub(crate) session_id: String,
     pub(crate) position_ms: u64,
     pub(crate) received_at: Instant,
+}
+
+/// A position as a snapshot states it, which readers extrapolate while not paused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WrittenPosition {
+    pub(crate) position_ms: u64,
+    pub(crate) at: Instant,
+    pub(crate) paused: bool,
+}
+
+impl WrittenPosition {
+    /// The position a reader of the snapshot assumes at `now`.
+    fn implied_at(&self, now: Instant) -> u64 {
+        if self.paused {
+            return self.position_ms;
+        }
+        let elapsed = now.saturating_duration_since(self.at).as_millis();
+        self.position_ms
+            .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX))
+    }
 }
 
 impl PlayerEntry {
@@ -246,6 +274,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 report_elsewhere: None,
                 placement: Some(asked),
                 placement_retry_at: None,
+                written_position: None,
             },
         );
         self.ask_placement(guild);
@@ -399,6 +428,14 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         }
         entry.position_ms = position_ms;
         entry.position_at = received_at;
+        // Readers extrapolate the last snapshot's position; once the node's report
+        // strays from that (a stall, a seek made elsewhere), the snapshot must say so.
+        let strayed = entry.written_position.is_some_and(|written| {
+            written.implied_at(received_at).abs_diff(position_ms) > POSITION_DRIFT_MAX_MS
+        });
+        if strayed {
+            self.write_snapshot(guild);
+        }
         self.emit(BotEvent::PlayerUpdated {
             guild,
             node: node.clone(),

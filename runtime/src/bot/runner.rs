@@ -171,7 +171,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         mut session_events: mpsc::Receiver<SessionEvent>,
     ) {
         let timing = self.config.timing.clone();
-        let mut snapshots = ticker(timing.snapshot_interval);
+        let mut retries = ticker(timing.retry_interval);
+        let mut refreshes = ticker(timing.snapshot_refresh_interval);
         let mut heartbeats = ticker(timing.heartbeat_interval);
         let mut moves = ticker(timing.moves_poll_interval);
         let mut leases = ticker(timing.lease_poll_interval);
@@ -203,7 +204,8 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                     None => commands_open = false,
                 },
                 _ = heartbeats.tick() => self.start_heartbeats(),
-                _ = snapshots.tick() => self.on_snapshot_tick(),
+                _ = retries.tick() => self.retry_chores(),
+                _ = refreshes.tick() => self.refresh_snapshots(),
                 _ = moves.tick() => self.start_moves_poll(),
                 _ = leases.tick() => self.start_lease_poll(),
                 _ = spare.tick() => self.register_spare(),

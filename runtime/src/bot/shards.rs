@@ -529,6 +529,7 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
                 report_elsewhere: None,
                 placement: None,
                 placement_retry_at: None,
+                written_position: None,
             },
         );
         self.publish_player(guild);

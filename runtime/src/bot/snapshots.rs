@@ -1,5 +1,10 @@
 //! Player snapshots: what the controller needs to re-create a player elsewhere, written
-//! whenever the player changes and refreshed every `snapshot_interval`.
+//! whenever the player changes (including a reported position that strays from the one
+//! the snapshot implies) and refreshed every `snapshot_refresh_interval`.
+//!
+//! A snapshot's position is extrapolated by its readers (`position_ms` plus the time
+//! since `position_at_ms` while playing), so a playing player needs no rewrite while it
+//! plays on as expected: the store sees one write per change, not one per second.
 //!
 //! Every write is fenced by the shard epoch the bot holds; a refusal naming another
 //! owner is how a stale owner learns it lost the shard. A lost player's snapshot keeps
@@ -9,6 +14,7 @@
 use futures_util::StreamExt;
 use switchyard_core::ids::{GuildId, ShardId};
 
+use super::players::WrittenPosition;
 use super::runner::{Bot, Completion};
 use super::state::PlayerStatus;
 use crate::ports::http::HttpClient;
@@ -55,9 +61,22 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         })
     }
 
+    /// The guild's snapshot, about to be written: its position becomes the one node
+    /// reports are checked against.
+    fn snapshot_to_write(&mut self, guild: GuildId) -> Option<PlayerSnapshot> {
+        let snapshot = self.snapshot_of(guild)?;
+        let entry = self.players.get_mut(&guild)?;
+        entry.written_position = Some(WrittenPosition {
+            position_ms: snapshot.position_ms,
+            at: entry.position_at,
+            paused: snapshot.paused,
+        });
+        Some(snapshot)
+    }
+
     /// Writes one guild's snapshot now (the player changed).
     pub(crate) fn write_snapshot(&mut self, guild: GuildId) {
-        let Some(snapshot) = self.snapshot_of(guild) else {
+        let Some(snapshot) = self.snapshot_to_write(guild) else {
             return;
         };
         let store = self.store.clone();
@@ -71,18 +90,22 @@ impl<H: HttpClient, S: Store> Bot<H, S> {
         });
     }
 
-    /// The periodic chores of players: retries and the snapshot refresh.
-    pub(crate) fn on_snapshot_tick(&mut self) {
+    /// The periodic retries of players.
+    pub(crate) fn retry_chores(&mut self) {
         self.retry_pending();
         self.retry_placements();
         self.retry_stale();
+    }
+
+    /// Rewrites every snapshot (keeping it alive past its TTL).
+    pub(crate) fn refresh_snapshots(&mut self) {
         if self.refresh_in_flight {
             return;
         }
-        let snapshots: Vec<PlayerSnapshot> = self
-            .players
-            .keys()
-            .filter_map(|guild| self.snapshot_of(*guild))
+        let guilds: Vec<GuildId> = self.players.keys().copied().collect();
+        let snapshots: Vec<PlayerSnapshot> = guilds
+            .into_iter()
+            .filter_map(|guild| self.snapshot_to_write(guild))
             .collect();
         if snapshots.is_empty() {
             return;

@@ -99,6 +99,8 @@ pub struct DaemonConfig {
     pub health_ttl_ms: u64,
     /// How often the bots' side is read from Redis.
     pub store_poll_interval_ms: u64,
+    /// How often every player snapshot is read, not only the changed ones.
+    pub snapshot_full_read_interval_ms: u64,
     /// Regions, nodes, plans, shard count.
     pub topology: TopologySpec,
     /// How to reach each node.
@@ -137,6 +139,7 @@ struct RedactedDaemon<'a> {
     source: &'a str,
     health_ttl_ms: u64,
     store_poll_interval_ms: u64,
+    snapshot_full_read_interval_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -182,6 +185,7 @@ impl DaemonConfig {
                 source: &self.source,
                 health_ttl_ms: self.health_ttl_ms,
                 store_poll_interval_ms: self.store_poll_interval_ms,
+                snapshot_full_read_interval_ms: self.snapshot_full_read_interval_ms,
             },
             topology: &self.topology,
             lavalink: self

@@ -57,6 +57,9 @@ pub struct DaemonSection {
     pub health_ttl_ms: Option<u64>,
     /// How often bot state is read from Redis (default 1 s).
     pub store_poll_interval_ms: Option<u64>,
+    /// How often every player snapshot is read, not only the changed ones (default
+    /// 30 s).
+    pub snapshot_full_read_interval_ms: Option<u64>,
     /// Capacity of nodes listed by `LAVALINK_NODES` (default 1,000 players).
     pub default_node_capacity: Option<u32>,
     /// Password of nodes listed by `LAVALINK_NODES` and of `[[lavalink]]` entries that
@@ -256,14 +259,32 @@ impl RawConfig {
             invalid(source, field, e.reason)
         })?;
         validate_sinks(&self.alerts).map_err(|e| invalid(source, "alerts", e.to_string()))?;
+        let health_ttl_ms = daemon.health_ttl_ms.unwrap_or(30_000);
+        let store_poll_interval_ms = daemon.store_poll_interval_ms.unwrap_or(1_000);
+        let snapshot_full_read_interval_ms =
+            daemon.snapshot_full_read_interval_ms.unwrap_or(30_000);
+        for (field, value) in [
+            ("daemon.health_ttl_ms", health_ttl_ms),
+            ("daemon.store_poll_interval_ms", store_poll_interval_ms),
+            (
+                "daemon.snapshot_full_read_interval_ms",
+                snapshot_full_read_interval_ms,
+            ),
+        ] {
+            // A zero period would spin (or panic the timer); a zero TTL expires at once.
+            if value == 0 {
+                return Err(invalid(source, field, "must be at least 1 ms"));
+            }
+        }
         Ok(DaemonConfig {
             listen,
             redis_url: Secret::new(redis_url),
             api_token: daemon.api_token.and_then(ApiToken::new),
             bot_token: daemon.bot_token.and_then(ApiToken::new),
             source: daemon.source.unwrap_or_else(|| "switchyard".to_owned()),
-            health_ttl_ms: daemon.health_ttl_ms.unwrap_or(30_000),
-            store_poll_interval_ms: daemon.store_poll_interval_ms.unwrap_or(1_000),
+            health_ttl_ms,
+            store_poll_interval_ms,
+            snapshot_full_read_interval_ms,
             topology,
             endpoints,
             controller: self.controller,

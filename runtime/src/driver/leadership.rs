@@ -154,6 +154,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             );
         }
         self.snapshots = rebuild.snapshots;
+        // The rebuild read no change stream position: the next poll reads them all.
+        self.snapshot_feed.restart();
         self.sessions = rebuild.sessions;
         self.acting = Acting::Leader { token };
         self.writer.set_accepting(true);
@@ -272,6 +274,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             self.core.handle_spare_withdrawn(now, &spare);
         }
         self.snapshots.clear();
+        self.snapshot_feed.restart();
         // What forgetting caused is not carried out: the driver no longer acts.
         self.execute_commands();
     }

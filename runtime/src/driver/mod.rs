@@ -13,6 +13,7 @@ mod leadership;
 mod moves;
 mod observe;
 mod poller;
+mod snapshot_feed;
 pub mod store_writer;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ pub use inputs::{DriverHandle, DriverInput, OperatorAction, PlacementReply};
 use leadership::{Acting, Rebuild};
 use moves::MoveOutcome;
 use poller::Polled;
+use snapshot_feed::SnapshotFeed;
 use store_writer::{StoreHealth, StoreWriter};
 
 use crate::alerts::AlertDispatcher;
@@ -45,8 +47,12 @@ use crate::store_schema::{PlayerSnapshot, SessionRegistration};
 pub struct DriverSettings {
     /// TTL of the `lavalink:health:<node>` keys.
     pub health_ttl: Duration,
-    /// How often bot heartbeats, sessions and player snapshots are read from the store.
+    /// How often bot heartbeats, sessions and the player snapshots that changed are read
+    /// from the store.
     pub store_poll_interval: Duration,
+    /// How often a poll reads every player snapshot instead of only the changed ones:
+    /// it catches a change the capped change stream dropped, or a snapshot that lapsed.
+    pub snapshot_full_read_interval: Duration,
     /// Pause between attempts while the store is unreachable.
     pub store_retry_interval: Duration,
     /// Timeout of one Lavalink REST call in a move.
@@ -62,6 +68,7 @@ impl Default for DriverSettings {
         Self {
             health_ttl: Duration::from_secs(30),
             store_poll_interval: Duration::from_secs(1),
+            snapshot_full_read_interval: Duration::from_secs(30),
             store_retry_interval: Duration::from_secs(1),
             move_request_timeout: Duration::from_secs(5),
             epoch_unix_ms: 0,
@@ -114,6 +121,8 @@ pub struct Driver<H: HttpClient, S: Store> {
     /// Latest heartbeat fed to the core per shard, so each is fed once.
     heartbeats_fed: BTreeMap<u32, u64>,
     poll_in_flight: bool,
+    /// Where the snapshot reads stand in the player change stream.
+    snapshot_feed: SnapshotFeed,
     store_health: watch::Receiver<StoreHealth>,
     /// Every command the core issued, for observers (the simulation's trace).
     trace: Option<mpsc::UnboundedSender<(Millis, Command)>>,
@@ -159,6 +168,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             sessions: BTreeMap::new(),
             heartbeats_fed: BTreeMap::new(),
             poll_in_flight: false,
+            snapshot_feed: SnapshotFeed::default(),
             trace: None,
             view,
             metrics: None,

@@ -3,13 +3,17 @@
 //!
 //! One read runs at a time, off the loop; its result comes back as a completion. A store
 //! that is down yields errors here, and the driver keeps using what it read last.
+//!
+//! Snapshots are read incrementally (see [`super::snapshot_feed`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_core::shards::ShardHeartbeat as CoreHeartbeat;
 use switchyard_core::time::Millis;
+use tokio::time::Instant;
 
+use super::snapshot_feed::{SnapshotRead, read_all, read_changed};
 use super::{Completion, Driver};
 use crate::ports::http::HttpClient;
 use crate::ports::store::{Store, StoreError};
@@ -22,7 +26,7 @@ type Sessions = BTreeMap<ProcessId, BTreeMap<NodeId, SessionRegistration>>;
 pub(super) struct Polled {
     heartbeats: Result<BTreeMap<ShardId, ShardHeartbeat>, StoreError>,
     sessions: Result<Sessions, StoreError>,
-    snapshots: Result<BTreeMap<GuildId, PlayerSnapshot>, StoreError>,
+    snapshots: Result<SnapshotRead, StoreError>,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -31,14 +35,26 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             return;
         }
         self.poll_in_flight = true;
-        let guilds: Vec<GuildId> = self.core.players().map(|p| p.guild).collect();
+        let known: BTreeSet<GuildId> = self.core.players().map(|p| p.guild).collect();
+        let incremental_from = self
+            .snapshot_feed
+            .next_read(Instant::now(), self.settings.snapshot_full_read_interval);
+        let unread: BTreeSet<GuildId> = known
+            .iter()
+            .filter(|guild| !self.snapshots.contains_key(guild))
+            .copied()
+            .collect();
         let store = self.store.clone();
         let tx = self.completions_tx.clone();
         tokio::spawn(async move {
+            let snapshots = match incremental_from {
+                Some(cursor) => read_changed(&store, cursor, &known, unread).await,
+                None => read_all(&store, &known.into_iter().collect::<Vec<_>>()).await,
+            };
             let polled = Polled {
                 heartbeats: store.heartbeats().await,
                 sessions: store.all_sessions().await,
-                snapshots: store.player_snapshots(&guilds).await,
+                snapshots,
             };
             let _ = tx.send(Completion::Polled(Box::new(polled)));
         });
@@ -55,8 +71,17 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             Err(error) => tracing::debug!(%error, "sessions unreadable"),
         }
         match polled.snapshots {
-            Ok(snapshots) => self.feed_snapshots(now, snapshots),
-            Err(error) => tracing::debug!(%error, "player snapshots unreadable"),
+            Ok(read) => {
+                self.snapshot_feed.advance(read.cursor);
+                if read.full {
+                    tracing::trace!(read = read.snapshots.len(), "read every player snapshot");
+                }
+                self.feed_snapshots(now, read.snapshots);
+            }
+            Err(error) => {
+                self.snapshot_feed.restart();
+                tracing::debug!(%error, "player snapshots unreadable");
+            }
         }
         self.retry_awaiting_snapshot(now);
     }

@@ -272,6 +272,23 @@ pub trait Store: Clone + Send + Sync + 'static {
         guilds: &[GuildId],
     ) -> impl Future<Output = Result<BTreeMap<GuildId, PlayerSnapshot>, StoreError>> + Send;
 
+    /// Up to `count` entries of `switchyard:player-changes` after `after` (from the
+    /// oldest kept when `None`), oldest first: each names a guild whose snapshot was
+    /// written or deleted. The stream is capped, so a reader that falls far behind
+    /// misses changes; a full read of the snapshots catches up.
+    fn player_changes_after(
+        &self,
+        after: Option<&StreamId>,
+        count: usize,
+    ) -> impl Future<Output = Result<Vec<StreamEntry<GuildId>>, StoreError>> + Send;
+
+    /// The id of the newest player change (`None`: the stream is empty). Read it before a
+    /// full read of the snapshots, then follow the changes after it: nothing written
+    /// after the full read started is missed.
+    fn player_changes_newest(
+        &self,
+    ) -> impl Future<Output = Result<Option<StreamId>, StoreError>> + Send;
+
     // --- Bot session registrations (`switchyard:sessions:<process>`) ---
 
     /// Records the Lavalink session a bot process holds on a node (replacing any older).

@@ -18,7 +18,9 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_runtime::adapters::{ProductionRedisStore, RedisStoreConfig};
 use switchyard_runtime::bot::{BotConfig, BotTiming, NodeConfig};
 use switchyard_runtime::ports::store::Store;
-use switchyard_sim::emulator::track::encoded_test_track;
+use switchyard_sim::emulator::track::{
+    TestTrackOptions, encoded_test_track, encoded_test_track_with,
+};
 use switchyard_sim::emulator::{Emulator, EmulatorConfig, EmulatorControl, PlayerSnapshot};
 use switchyard_sim::redis_sim::RedisSim;
 use tokio::net::TcpListener;
@@ -244,7 +246,9 @@ async fn spare(
 /// Bot timing fast enough for loopback tests.
 pub fn fast_timing() -> BotTiming {
     BotTiming {
-        snapshot_interval: Duration::from_millis(200),
+        retry_interval: Duration::from_millis(200),
+        // As in production: changes are written at once, the refresh only keeps TTLs.
+        snapshot_refresh_interval: Duration::from_secs(30),
         snapshot_ttl: Duration::from_secs(60),
         heartbeat_interval: Duration::from_millis(200),
         // `shard_lease_below` the 1 s stall threshold of the tests' controllers.
@@ -294,4 +298,15 @@ pub fn guild_in(shard: u32, n: u64) -> GuildId {
 /// An encoded emulator test track of `length_ms`.
 pub fn track(name: &str, length_ms: u64) -> String {
     encoded_test_track(name, length_ms).expect("test tracks encode")
+}
+
+/// An encoded emulator test track whose audio stops at `stuck_at_ms` (the node's
+/// position stops there too; `TrackStuckEvent` follows 10 s later).
+pub fn stuck_track(name: &str, length_ms: u64, stuck_at_ms: u64) -> String {
+    let options = TestTrackOptions {
+        length_ms: Some(length_ms),
+        stuck_at_ms: Some(stuck_at_ms),
+        ..TestTrackOptions::default()
+    };
+    encoded_test_track_with(name, options).expect("test tracks encode")
 }

@@ -304,6 +304,90 @@ pub async fn player_snapshots_expire<B: Backend>(h: Harness<B>) {
     assert_eq!(left.keys().copied().collect::<Vec<_>>(), [GuildId(21)]);
 }
 
+/// Every snapshot write and delete that lands names its guild on
+/// `switchyard:player-changes`, in order; refused writes and heartbeats do not.
+pub async fn snapshot_changes_are_listed_in_order<B: Backend>(h: Harness<B>) {
+    let store = h.store(config());
+    let (a, b) = (ProcessId::new("bot-a"), ProcessId::new("bot-b"));
+    let ttl = Duration::from_secs(60);
+    assert_eq!(ok(store.player_changes_newest().await), None);
+    assert!(ok(store.player_changes_after(None, 10).await).is_empty());
+    assert_eq!(
+        ok(store.grant_shard(ShardId(1), &a, 1, 0).await),
+        ShardGrant::Granted
+    );
+    ok(store
+        .put_player_snapshot(&snapshot(10, "bot-a", 1), ttl)
+        .await);
+    ok(store
+        .put_player_snapshot(&snapshot(11, "bot-a", 1), ttl)
+        .await);
+    ok(store.heartbeat(ShardId(1), &a, 1, 100).await);
+    ok(store
+        .delete_player_snapshot(GuildId(10), ShardId(1), &a, 1)
+        .await);
+
+    let changes = ok(store.player_changes_after(None, 10).await);
+    let guilds: Vec<u64> = changes.iter().map(|c| c.value.0).collect();
+    assert_eq!(guilds, [10, 11, 10], "writes and the delete, in order");
+    assert_eq!(
+        ok(store.player_changes_newest().await).as_ref(),
+        Some(&changes[2].id)
+    );
+    let after_first = ok(store.player_changes_after(Some(&changes[0].id), 10).await);
+    assert_eq!(after_first, changes[1..]);
+    assert_eq!(ok(store.player_changes_after(None, 2).await), changes[..2]);
+    assert!(ok(store.player_changes_after(Some(&changes[2].id), 10).await).is_empty());
+
+    // A fenced owner's refused write changes nothing, so it is not listed.
+    ok(store.grant_shard(ShardId(1), &b, 2, 0).await);
+    let refused = ok(store
+        .put_player_snapshot(&snapshot(12, "bot-a", 1), ttl)
+        .await);
+    assert!(matches!(refused, FencedWrite::Fenced { .. }));
+    assert!(ok(store.player_changes_after(Some(&changes[2].id), 10).await).is_empty());
+
+    // Bots in other languages read the entries too: only a decimal `guild` field.
+    let mut raw = h.raw().await;
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg("switchyard:player-changes")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut raw)
+        .await
+        .expect("XRANGE");
+    assert_eq!(entries[1].1, ["guild", "11"]);
+}
+
+/// The change stream is capped like the others.
+pub async fn snapshot_changes_are_capped<B: Backend>(h: Harness<B>) {
+    let cap = 5;
+    let store = h.store(RedisStoreConfig {
+        player_changes_len_max: cap,
+        ..config()
+    });
+    let a = ProcessId::new("bot-a");
+    ok(store.grant_shard(ShardId(1), &a, 1, 0).await);
+    for guild in 0..250 {
+        ok(store
+            .put_player_snapshot(&snapshot(guild, "bot-a", 1), Duration::from_secs(60))
+            .await);
+    }
+    let kept = ok(store.player_changes_after(None, 1_000).await);
+    // As `streams_are_capped`: Redis trims whole nodes of 100 entries, the simulation
+    // exactly to the cap.
+    assert!(
+        (cap..=cap + 100).contains(&kept.len()),
+        "{} entries",
+        kept.len()
+    );
+    assert_eq!(
+        kept.last().map(|c| c.value.0),
+        Some(249),
+        "the newest is kept"
+    );
+}
+
 pub async fn sessions_per_process_and_node<B: Backend>(h: Harness<B>) {
     let store = h.store(config());
     let (a, b) = (ProcessId::new("bot-a"), ProcessId::new("bot-b"));

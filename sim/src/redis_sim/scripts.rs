@@ -134,6 +134,8 @@ fn run(
 ) -> Outcome {
     let (keys_len, argv_len) = match kind {
         ScriptKind::GrantShard => (1, 4),
+        // The change stream is optional: a third key and two more arguments.
+        ScriptKind::FencedWrite if keys.len() == 3 => (3, 8),
         ScriptKind::FencedWrite => (2, 6),
         ScriptKind::LeaderAcquire | ScriptKind::LeaderRenew => (2, 3),
         ScriptKind::LeaderRelease => (2, 2),
@@ -153,7 +155,7 @@ fn run(
     }
     match kind {
         ScriptKind::GrantShard => grant_shard(ks, keys, argv),
-        ScriptKind::FencedWrite => fenced_write(ks, now, keys, argv),
+        ScriptKind::FencedWrite => fenced_write(ks, now, now_ms, keys, argv),
         ScriptKind::LeaderAcquire => leader_acquire(ks, now, keys, argv),
         ScriptKind::LeaderRenew => leader_renew(ks, now, keys, argv),
         ScriptKind::LeaderRelease => leader_check_then(ks, keys, argv, |ks| {
@@ -229,7 +231,13 @@ fn grant_shard(ks: &mut Keyspace, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Outcome
     ]))
 }
 
-fn fenced_write(ks: &mut Keyspace, now: Instant, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Outcome {
+fn fenced_write(
+    ks: &mut Keyspace,
+    now: Instant,
+    now_ms: u64,
+    keys: &[Vec<u8>],
+    argv: &[Vec<u8>],
+) -> Outcome {
     let kind = ScriptKind::FencedWrite;
     if let Some(stored) = hget(ks, &keys[0], &argv[0])? {
         let lease = stored_lease(kind, &stored)?;
@@ -255,6 +263,20 @@ fn fenced_write(ks: &mut Keyspace, now: Instant, keys: &[Vec<u8>], argv: &[Vec<u
             )));
         }
     };
+    if let [_, _, stream] = keys {
+        let xadd = [
+            stream.clone(),
+            b"MAXLEN".to_vec(),
+            b"~".to_vec(),
+            argv[6].clone(),
+            b"*".to_vec(),
+            b"guild".to_vec(),
+            argv[7].clone(),
+        ];
+        if let Some(Reply::Error(error)) = commands::run(ks, now, now_ms, "XADD", &xadd) {
+            return Err(script_error(ScriptKind::FencedWrite, &error));
+        }
+    }
     Ok(Reply::Array(vec![Reply::Int(1)]))
 }
 

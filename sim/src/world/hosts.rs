@@ -161,6 +161,7 @@ async fn run_controller(
     let settings = DriverSettings {
         health_ttl: Duration::from_secs(30),
         store_poll_interval: Duration::from_secs(1),
+        snapshot_full_read_interval: Duration::from_secs(30),
         store_retry_interval: Duration::from_millis(500),
         move_request_timeout: Duration::from_secs(5),
         epoch_unix_ms: sim_unix_ms(),

@@ -637,7 +637,9 @@ async fn start_bot(
 
 fn fast_timing() -> BotTiming {
     BotTiming {
-        snapshot_interval: Duration::from_millis(200),
+        retry_interval: Duration::from_millis(200),
+        // As in production: changes are written at once, the refresh only keeps TTLs.
+        snapshot_refresh_interval: Duration::from_secs(30),
         snapshot_ttl: Duration::from_secs(60),
         heartbeat_interval: Duration::from_millis(200),
         // Below the controller's default stall threshold (15 s).

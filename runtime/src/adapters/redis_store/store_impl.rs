@@ -208,6 +208,7 @@ where
                 &snapshot.owner,
                 snapshot.epoch,
                 ["set", &ttl_ms, &json],
+                Some(snapshot.guild),
             )
             .await
         })
@@ -222,8 +223,15 @@ where
         epoch: u64,
     ) -> Result<FencedWrite, StoreError> {
         self.run("delete_player_snapshot", async {
-            self.fenced_write(&keys::player(guild), shard, owner, epoch, ["del", "", ""])
-                .await
+            self.fenced_write(
+                &keys::player(guild),
+                shard,
+                owner,
+                epoch,
+                ["del", "", ""],
+                Some(guild),
+            )
+            .await
         })
         .await
     }
@@ -255,6 +263,28 @@ where
                 }
             }
             Ok(snapshots)
+        })
+        .await
+    }
+
+    async fn player_changes_after(
+        &self,
+        after: Option<&StreamId>,
+        count: usize,
+    ) -> Result<Vec<StreamEntry<GuildId>>, StoreError> {
+        self.run("player_changes_after", async {
+            let raw = self
+                .entries_after(keys::PLAYER_CHANGES, after, count)
+                .await?;
+            Ok(decode_changes(raw))
+        })
+        .await
+    }
+
+    async fn player_changes_newest(&self) -> Result<Option<StreamId>, StoreError> {
+        self.run("player_changes_newest", async {
+            let newest = self.newest(keys::PLAYER_CHANGES, 1).await?;
+            Ok(newest.into_iter().next().map(|(id, _)| StreamId(id)))
         })
         .await
     }
@@ -437,6 +467,7 @@ where
                 owner,
                 epoch,
                 ["hset", &field, &json],
+                None,
             )
             .await
         })
@@ -480,16 +511,7 @@ where
         count: usize,
     ) -> Result<Vec<StreamEntry<MoveAnnouncement>>, StoreError> {
         self.run("moves_after", async {
-            // `(id` is an exclusive start (Redis >= 6.2).
-            let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
-            let raw: Vec<RawEntry> = redis::cmd("XRANGE")
-                .arg(keys::MOVES)
-                .arg(start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(count)
-                .query_async(&mut self.conn())
-                .await?;
+            let raw = self.entries_after(keys::MOVES, after, count).await?;
             Ok(decode_entries(keys::MOVES, raw))
         })
         .await

@@ -11,15 +11,24 @@ pub use codec::{DecodeError, EncodeError, TrackData};
 /// A plain test track of `length_ms`, encoded as a node encodes it: what a bot plays and
 /// hands to the controller, so the player can be re-created on any node.
 pub fn encoded_test_track(name: &str, length_ms: u64) -> Result<String, EncodeError> {
-    let identifier = test_track_identifier(
+    encoded_test_track_with(
         name,
         TestTrackOptions {
             length_ms: Some(length_ms),
             ..TestTrackOptions::default()
         },
-    );
+    )
+}
+
+/// A test track with any of the catalog's behaviours (stuck or failing at a position),
+/// encoded as a node encodes it. A track that fails at 0 ms does not load.
+pub fn encoded_test_track_with(
+    name: &str,
+    options: TestTrackOptions,
+) -> Result<String, EncodeError> {
+    let identifier = test_track_identifier(name, options);
     match catalog::load(&identifier) {
         LoadResult::Track(data) => codec::encode(&data),
-        other => unreachable!("a plain test track loads as one track, got {other:?}"),
+        other => panic!("test track {identifier} does not load as one track: {other:?}"),
     }
 }
