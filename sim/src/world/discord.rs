@@ -31,7 +31,9 @@ pub fn superseded_connections(players: &[(&NodeId, PlayerTruth)]) -> Vec<(NodeId
         })
         .collect();
     // By guild, then newest first, then by name: in each guild all but the first lose.
-    connections.sort_unstable();
+    // Stable, because the sort finds the runs of a list already ordered by guild, as the
+    // world's is, and merely checks them.
+    connections.sort();
     connections
         .chunk_by(|a, b| a.0 == b.0)
         .flat_map(|found| &found[1..])

@@ -290,7 +290,10 @@ fn sample(
         .iter()
         .filter(|(name, _)| sim.is_host_running(name.as_str()))
         .collect();
-    let truths = player_truths(&running_nodes);
+    let mut truths = player_truths(&running_nodes);
+    // By guild, each guild's players still in node order (a stable sort): the sorts
+    // below, which want the same order, then find it almost done.
+    truths.sort_by_key(|(_, truth)| truth.guild_id);
     let superseded = discord::superseded_connections(&truths);
     for (node, guild) in &superseded {
         shared.nodes[node].close_voice(

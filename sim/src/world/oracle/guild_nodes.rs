@@ -35,6 +35,46 @@ impl GuildNodes {
     pub fn iter(&self) -> impl Iterator<Item = (GuildId, &NodeId)> {
         self.0.iter().map(|(guild, node)| (*guild, node))
     }
+
+    /// A reader for looking up guilds in increasing order, as the oracle does for every
+    /// guild of every sample: each lookup walks on from the previous one, rather than
+    /// searching the whole list again.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            pairs: &self.0,
+            next: 0,
+        }
+    }
+}
+
+/// Looks up guilds in one pass over a [`GuildNodes`] (see [`GuildNodes::reader`]).
+pub struct Reader<'a> {
+    pairs: &'a [(GuildId, NodeId)],
+    /// Where the previous lookup's guild ended.
+    next: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The nodes of `guild`, as [`GuildNodes::of`]. A guild below the previous one is
+    /// searched for from the start, so any order gives the right answer.
+    pub fn of(&mut self, guild: GuildId) -> impl Iterator<Item = &'a NodeId> + Clone + use<'a> {
+        let behind = self
+            .next
+            .checked_sub(1)
+            .is_some_and(|last| self.pairs[last].0 >= guild);
+        let start = if behind {
+            self.pairs.partition_point(|(g, _)| *g < guild)
+        } else {
+            let skipped = self.pairs[self.next..].iter();
+            self.next + skipped.take_while(|(g, _)| *g < guild).count()
+        };
+        let found = self.pairs[start..]
+            .iter()
+            .take_while(|(g, _)| *g == guild)
+            .count();
+        self.next = start + found;
+        self.pairs[start..self.next].iter().map(|(_, node)| node)
+    }
 }
 
 impl FromIterator<(GuildId, NodeId)> for GuildNodes {
@@ -66,5 +106,19 @@ mod tests {
         assert_eq!(nodes.count(GuildId(0)), 0);
         let guilds: Vec<u64> = nodes.iter().map(|(guild, _)| guild.0).collect();
         assert_eq!(guilds, [1, 2, 2, 3]);
+    }
+
+    #[test]
+    fn a_reader_finds_what_of_finds_in_any_order() {
+        let nodes: GuildNodes = [(2, "us-2"), (5, "eu-1"), (2, "us-1"), (7, "apac-1")]
+            .into_iter()
+            .map(|(guild, node)| (GuildId(guild), NodeId::new(node)))
+            .collect();
+        let mut reader = nodes.reader();
+        for guild in [0, 1, 2, 3, 5, 5, 2, 7, 8, 6, 0, 7] {
+            let read: Vec<&NodeId> = reader.of(GuildId(guild)).collect();
+            let found: Vec<&NodeId> = nodes.of(GuildId(guild)).collect();
+            assert_eq!(read, found, "guild {guild}");
+        }
     }
 }

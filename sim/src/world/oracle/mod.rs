@@ -230,13 +230,13 @@ impl Oracle {
     pub fn observe(&mut self, guilds: &[GuildPlan], sample: &Sample, check_residency: bool) {
         let now = sample.at_ms;
         self.last_sample = SampleCounts::default();
+        let (mut audible, mut players) = (sample.audible.reader(), sample.players.reader());
         for guild in guilds {
             if now < guild.start_ms + START_GRACE_MS {
                 continue;
             }
             // An iterator, not a vector: this runs for every guild of every sample.
-            let live = sample
-                .audible
+            let live = audible
                 .of(guild.guild)
                 .filter(|n| sample.reachable_nodes.contains(*n));
             let owned = sample.shard_owners.get(&guild.shard).copied().unwrap_or(0) > 0;
@@ -262,7 +262,7 @@ impl Oracle {
                 self.down_since.entry(guild.guild).or_insert(now);
                 self.check_not_lost(now, guild.guild);
             }
-            self.check_single_player(now, guild.guild, sample);
+            self.check_single_player(now, guild.guild, players.of(guild.guild));
             let allowed = self.plan_regions.get(&guild.plan);
             let outside: Vec<String> = live
                 .clone()
@@ -353,11 +353,16 @@ impl Oracle {
 
     /// A guild has at most one live player, beyond the time its bot needs to delete one
     /// a move left behind.
-    fn check_single_player(&mut self, now: u64, guild: GuildId, sample: &Sample) {
-        if sample.players.count(guild) < 2 {
+    fn check_single_player<'a>(
+        &mut self,
+        now: u64,
+        guild: GuildId,
+        nodes: impl Iterator<Item = &'a NodeId> + Clone,
+    ) {
+        if nodes.clone().nth(1).is_none() {
             return;
         }
-        let nodes: Vec<&NodeId> = sample.players.of(guild).collect();
+        let nodes: Vec<&NodeId> = nodes.collect();
         let since = *self.doubled_since.entry(guild).or_insert(now);
         if now - since > LEFT_BEHIND_PLAYER_BOUND_MS {
             self.violate(
