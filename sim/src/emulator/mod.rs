@@ -104,6 +104,7 @@ pub use filters::Filters;
 pub use listener::TurmoilListener;
 pub use server::Emulator;
 pub use snapshot::{
-    NodeSnapshot, PlayerSnapshot, SessionLinkState, SessionSnapshot, TrackSnapshot, VoiceSnapshot,
+    NodeSnapshot, PlayerSnapshot, PlayerTruth, SessionLinkState, SessionSnapshot, TrackSnapshot,
+    VoiceSnapshot,
 };
 pub use track::{TestTrackOptions, test_track_identifier};

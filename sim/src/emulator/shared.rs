@@ -174,6 +174,12 @@ impl Shared {
         node.as_mut().map(|node| operation(node, now, &faults))
     }
 
+    /// Reads the node without the clock or the faults (cheaper than
+    /// [`Shared::with_node_quiet`] for what depends on neither); `None` when not serving.
+    pub fn read_node<T>(&self, read: impl FnOnce(&NodeState) -> T) -> Option<T> {
+        lock(&self.node).as_ref().map(read)
+    }
+
     /// Unix milliseconds on the node's clock (the epoch before the node starts).
     pub fn wall_ms_now(&self) -> u64 {
         self.with_node_quiet(|node, now, _| node.clock().wall_ms(now))

@@ -79,6 +79,20 @@ pub struct PlayerSnapshot {
     pub volume: u16,
 }
 
+/// The few facts about a player that the simulation's oracle reads twice a second, for
+/// every player of every node: a plain copy, without the strings and shared track and
+/// voice records a [`PlayerSnapshot`] carries, so sampling a large world stays cheap.
+/// Each field means what the [`PlayerSnapshot`] field of the same name means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayerTruth {
+    pub guild_id: u64,
+    /// A track is loaded (playing or paused).
+    pub has_track: bool,
+    pub audible: bool,
+    pub voice_connected: bool,
+    pub voice_connected_at_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrackSnapshot {
     pub identifier: String,

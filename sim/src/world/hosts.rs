@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::routing::post;
+use axum::routing::{IntoMakeService, post};
 use serde_json::Value;
 use switchyard_core::Sabotage;
 use switchyard_core::command::Command;
@@ -86,10 +86,22 @@ pub fn add_webhook(sim: &mut turmoil::Sim<'static>, shared: Arc<Mutex<Shared>>) 
                     }
                 }),
             );
-            axum::serve(TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?, app).await?;
+            axum::serve(
+                TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?,
+                cheap_per_connection(app),
+            )
+            .await?;
             Ok(())
         }
     });
+}
+
+/// The router as a make-service that hands each connection a clone of one prepared
+/// router. Served as a bare `Router`, axum rebuilds the whole route table for every
+/// connection, and the simulation's HTTP clients open one connection per request.
+fn cheap_per_connection(router: axum::Router) -> IntoMakeService<axum::Router> {
+    // Turns every handler into a route once, as axum otherwise does per connection.
+    router.with_state(()).into_make_service()
 }
 
 fn store_config() -> RedisStoreConfig {
@@ -195,7 +207,11 @@ async fn run_controller(
     }
     axum::serve(
         TurmoilListener::bind(("0.0.0.0", HTTP_PORT)).await?,
-        router(ApiState::new(handle, ApiToken::new(OPERATOR_TOKEN), None)),
+        cheap_per_connection(router(ApiState::new(
+            handle,
+            ApiToken::new(OPERATOR_TOKEN),
+            None,
+        ))),
     )
     .await?;
     Ok(())

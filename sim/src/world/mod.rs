@@ -23,10 +23,10 @@ use switchyard_core::time::Millis;
 use switchyard_runtime::bot::BotHandle;
 use switchyard_runtime::driver::DriverHandle;
 
-use crate::emulator::{EmulatorControl, NodeSnapshot};
+use crate::emulator::{EmulatorControl, PlayerTruth};
 use crate::scenario::{Host, Scenario};
 pub use faults::{FaultEffect, FaultEvent, LossStats, OperatorOutcome};
-use oracle::{Availability, Oracle, Sample, Violation};
+use oracle::{Availability, GuildNodes, Oracle, Sample, Violation};
 use series::Series;
 
 pub use incidents::{ATTRIBUTION_WINDOW_MS, Incident};
@@ -285,13 +285,16 @@ fn sample(
         .cloned()
         .collect();
     let shared = shared.lock().expect("no panics while locked");
-    let snapshots: BTreeMap<NodeId, NodeSnapshot> = shared
+    let running_nodes: Vec<(&NodeId, &EmulatorControl)> = shared
         .nodes
         .iter()
         .filter(|(name, _)| sim.is_host_running(name.as_str()))
-        .map(|(name, control)| (name.clone(), control.snapshot()))
         .collect();
-    let superseded = discord::superseded_connections(&snapshots);
+    let mut truths = player_truths(&running_nodes);
+    // By guild, each guild's players still in node order (a stable sort): the sorts
+    // below, which want the same order, then find it almost done.
+    truths.sort_by_key(|(_, truth)| truth.guild_id);
+    let superseded = discord::superseded_connections(&truths);
     for (node, guild) in &superseded {
         shared.nodes[node].close_voice(
             Some(guild.0),
@@ -300,31 +303,83 @@ fn sample(
             true,
         );
     }
-    let mut audible: BTreeMap<GuildId, Vec<NodeId>> = BTreeMap::new();
-    let mut players: BTreeMap<GuildId, Vec<NodeId>> = BTreeMap::new();
-    for (name, snapshot) in &snapshots {
-        for (_, player) in snapshot.players() {
-            let guild = GuildId(player.guild_id);
-            if player.track.is_some() {
-                players.entry(guild).or_default().push(name.clone());
-            }
-            if !reachable_nodes.contains(name) || superseded.contains(&(name.clone(), guild)) {
-                continue;
-            }
-            // Between two tracks a connected player has no track for a moment: nothing is
-            // demanded then, so it counts as serving the guild.
-            if player.audible || (player.voice_connected && player.track.is_none()) {
-                audible.entry(guild).or_default().push(name.clone());
-            }
+    let (audible, players) = locate_players(&truths, &reachable_nodes, &superseded);
+    let players_per_node = count_players(&running_nodes, &players);
+    let shard_owners = shard_owners(&shared, &running);
+    Sample {
+        at_ms: now_ms,
+        audible,
+        players,
+        players_per_node,
+        reachable_nodes,
+        node_regions,
+        shard_owners,
+    }
+}
+
+/// Every player of the running nodes, node by node (in name order) as each node lists
+/// them: what the node is doing right now.
+fn player_truths<'a>(
+    running_nodes: &[(&'a NodeId, &EmulatorControl)],
+) -> Vec<(&'a NodeId, PlayerTruth)> {
+    let mut truths = Vec::new();
+    let mut node_truths = Vec::new();
+    for (name, control) in running_nodes {
+        node_truths.clear();
+        control.player_truths(&mut node_truths);
+        truths.extend(node_truths.iter().map(|truth| (*name, *truth)));
+    }
+    truths
+}
+
+/// The nodes where each guild is heard, and those where it has a live player.
+fn locate_players(
+    truths: &[(&NodeId, PlayerTruth)],
+    reachable_nodes: &BTreeSet<NodeId>,
+    superseded: &[(NodeId, GuildId)],
+) -> (GuildNodes, GuildNodes) {
+    // Usually empty; a set when it is not, as every player is looked up in it.
+    let superseded: BTreeSet<(&NodeId, GuildId)> = superseded
+        .iter()
+        .map(|(node, guild)| (node, *guild))
+        .collect();
+    let mut audible = Vec::new();
+    let mut players = Vec::new();
+    for (name, player) in truths {
+        let guild = GuildId(player.guild_id);
+        if player.has_track {
+            players.push((guild, (*name).clone()));
+        }
+        if !reachable_nodes.contains(*name) || superseded.contains(&(*name, guild)) {
+            continue;
+        }
+        // Between two tracks a connected player has no track for a moment: nothing is
+        // demanded then, so it counts as serving the guild.
+        if player.audible || (player.voice_connected && !player.has_track) {
+            audible.push((guild, (*name).clone()));
         }
     }
-    let mut players_per_node: BTreeMap<String, u32> =
-        snapshots.keys().map(|node| (node.to_string(), 0)).collect();
-    for nodes in players.values() {
-        for node in nodes {
-            *players_per_node.entry(node.to_string()).or_default() += 1;
-        }
+    (GuildNodes::new(audible), GuildNodes::new(players))
+}
+
+/// How many live players each running node holds.
+fn count_players(
+    running_nodes: &[(&NodeId, &EmulatorControl)],
+    players: &GuildNodes,
+) -> BTreeMap<String, u32> {
+    let mut counts: BTreeMap<&NodeId, u32> =
+        running_nodes.iter().map(|(name, _)| (*name, 0)).collect();
+    for (_, node) in players.iter() {
+        *counts.entry(node).or_default() += 1;
     }
+    counts
+        .into_iter()
+        .map(|(node, count)| (node.to_string(), count))
+        .collect()
+}
+
+/// Shards with live, acting owners among the running, unstalled bots, and how many.
+fn shard_owners(shared: &Shared, running: &BTreeSet<ProcessId>) -> BTreeMap<ShardId, usize> {
     let mut shard_owners: BTreeMap<ShardId, usize> = BTreeMap::new();
     for (process, bot) in &shared.bots {
         if !running.contains(process) || bot.state().is_stalled() {
@@ -336,15 +391,7 @@ fn sample(
             }
         }
     }
-    Sample {
-        at_ms: now_ms,
-        audible,
-        players,
-        players_per_node,
-        reachable_nodes,
-        node_regions,
-        shard_owners,
-    }
+    shard_owners
 }
 
 fn outcome(

@@ -30,7 +30,7 @@ use super::clock::{NodeClock, duration_ms};
 use super::config::EmulatorConfig;
 use super::faults::Faults;
 use super::protocol::{self, Cpu, Message, StatsMessage, VoiceState};
-use super::snapshot::{PlayerSnapshot, SessionLinkState, SessionSnapshot};
+use super::snapshot::{PlayerSnapshot, PlayerTruth, SessionLinkState, SessionSnapshot};
 use super::track::DecodeError;
 
 /// Lavalink session ids: 16 characters from `[a-z0-9]`.
@@ -510,6 +510,31 @@ impl NodeState {
             })
             .collect()
     }
+
+    /// Appends every player's [`PlayerTruth`], in the order [`NodeState::snapshot`] lists
+    /// the players (session id, then guild id).
+    pub fn player_truths(&self, out: &mut Vec<PlayerTruth>) {
+        let players = self
+            .sessions
+            .values()
+            .flat_map(|session| session.players.values());
+        out.extend(players.map(player_truth));
+    }
+}
+
+/// What [`player_snapshot`] would say about the player, minus the position, track and
+/// voice details.
+fn player_truth(player: &Player) -> PlayerTruth {
+    PlayerTruth {
+        guild_id: player.guild_id,
+        has_track: player.has_track(),
+        audible: player.is_advancing(),
+        voice_connected: player.voice_connected,
+        voice_connected_at_ms: player
+            .voice_connected
+            .then_some(player.voice_connected_at_ms)
+            .flatten(),
+    }
 }
 
 fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
@@ -527,5 +552,88 @@ fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
             .flatten(),
         voice: player.voice_snapshot(),
         volume: player.volume,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::player::tests::{playback, test_track, tick};
+    use super::*;
+    use crate::emulator::track::TestTrackOptions;
+
+    /// Gives the session's player for `guild_id` a voice connection and/or a track
+    /// (paused or not).
+    fn add_player(
+        node: &mut NodeState,
+        session_id: &str,
+        guild_id: u64,
+        (voice, track, paused): (bool, bool, bool),
+        now: Instant,
+    ) {
+        let tick = tick(now, 1_000 + guild_id);
+        let session = node.sessions.get_mut(session_id).expect("opened");
+        let mut player = session.players.get_or_insert(guild_id);
+        let mut out = Vec::new();
+        if voice {
+            player.begin_voice(VoiceState::default(), &tick);
+            player.voice_ready(&tick, &mut out);
+        }
+        if track {
+            let data = test_track(TestTrackOptions {
+                length_ms: Some(60_000),
+                ..TestTrackOptions::default()
+            });
+            player.play(playback(data), &tick, &mut out);
+            player.set_paused(paused, &tick);
+        }
+    }
+
+    #[test]
+    fn player_truths_say_what_the_snapshot_says_in_its_order() {
+        let now = Instant::now();
+        let mut node = NodeState::new(
+            Arc::new(EmulatorConfig::default()),
+            NodeClock::start(crate::emulator::DEFAULT_EPOCH_MS),
+        );
+        let faults = Faults::default();
+        let sessions: Vec<String> = (0..2)
+            .map(|_| node.open_session("1".into(), None, now, &faults).0)
+            .collect();
+        let kinds = [
+            (true, true, false),
+            (true, true, true),
+            (true, false, false),
+            (false, true, false),
+            (false, false, false),
+        ];
+        for (index, kind) in kinds.into_iter().enumerate() {
+            let guild_id = 10 - index as u64;
+            for session in &sessions {
+                add_player(&mut node, session, guild_id, kind, now);
+            }
+        }
+        let expected: Vec<PlayerTruth> = node
+            .snapshot(now)
+            .iter()
+            .flat_map(|session| &session.players)
+            .map(|player| PlayerTruth {
+                guild_id: player.guild_id,
+                has_track: player.track.is_some(),
+                audible: player.audible,
+                voice_connected: player.voice_connected,
+                voice_connected_at_ms: player.voice_connected_at_ms,
+            })
+            .collect();
+        let mut truths = Vec::new();
+        node.player_truths(&mut truths);
+        assert_eq!(truths, expected);
+        assert_eq!(truths.len(), 10);
+        assert!(truths.iter().any(|truth| truth.audible));
+        assert!(truths.iter().any(|truth| truth.has_track && !truth.audible));
+        assert!(
+            truths
+                .iter()
+                .any(|truth| truth.voice_connected_at_ms.is_some())
+        );
     }
 }

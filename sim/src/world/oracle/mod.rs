@@ -6,6 +6,7 @@
 //! moves onto nodes it published down, the guilds it reported degraded (a guild nobody
 //! serves must at least be reported), and the steps of its restorations.
 
+mod guild_nodes;
 mod restoration;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,17 +18,32 @@ use switchyard_core::health::NodeStatus;
 use switchyard_core::ids::{GuildId, NodeId, PlanId, RegionId, ShardId};
 
 use super::workload::GuildPlan;
+pub use guild_nodes::GuildNodes;
 pub use restoration::RestorationCheck;
+
+/// The counter of `key`, created at zero the first time. Looks before inserting, so
+/// that the common case (the key is there) does not clone the key.
+fn counter<'a, K: Ord + Clone>(
+    counters: &'a mut BTreeMap<K, Availability>,
+    key: &K,
+) -> &'a mut Availability {
+    if !counters.contains_key(key) {
+        counters.insert(key.clone(), Availability::default());
+    }
+    counters
+        .get_mut(key)
+        .expect("inserted above if it was missing")
+}
 
 /// One sample of the world.
 pub struct Sample {
     /// When, in run milliseconds.
     pub at_ms: u64,
     /// Audible players per guild: the nodes they are audible on.
-    pub audible: BTreeMap<GuildId, Vec<NodeId>>,
+    pub audible: GuildNodes,
     /// Live players per guild (a track loaded, on a running node, audible or not): the
     /// nodes holding them.
-    pub players: BTreeMap<GuildId, Vec<NodeId>>,
+    pub players: GuildNodes,
     /// How many live players each running node holds.
     pub players_per_node: BTreeMap<String, u32>,
     /// Nodes running and reachable from Discord voice.
@@ -214,29 +230,22 @@ impl Oracle {
     pub fn observe(&mut self, guilds: &[GuildPlan], sample: &Sample, check_residency: bool) {
         let now = sample.at_ms;
         self.last_sample = SampleCounts::default();
+        let (mut audible, mut players) = (sample.audible.reader(), sample.players.reader());
         for guild in guilds {
             if now < guild.start_ms + START_GRACE_MS {
                 continue;
             }
-            let nodes = sample
-                .audible
-                .get(&guild.guild)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let live: Vec<&NodeId> = nodes
-                .iter()
-                .filter(|n| sample.reachable_nodes.contains(*n))
-                .collect();
+            // An iterator, not a vector: this runs for every guild of every sample.
+            let live = audible
+                .of(guild.guild)
+                .filter(|n| sample.reachable_nodes.contains(*n));
             let owned = sample.shard_owners.get(&guild.shard).copied().unwrap_or(0) > 0;
-            let served = !live.is_empty() && owned;
+            let served = live.clone().next().is_some() && owned;
             let counters = [
-                self.by_region.entry(guild.home.clone()).or_default(),
-                self.by_plan.entry(guild.plan.clone()).or_default(),
+                counter(&mut self.by_region, &guild.home),
+                counter(&mut self.by_plan, &guild.plan),
                 &mut self.overall,
-                self.last_sample
-                    .by_region
-                    .entry(guild.home.clone())
-                    .or_default(),
+                counter(&mut self.last_sample.by_region, &guild.home),
                 &mut self.last_sample.overall,
             ];
             for counter in counters {
@@ -253,15 +262,15 @@ impl Oracle {
                 self.down_since.entry(guild.guild).or_insert(now);
                 self.check_not_lost(now, guild.guild);
             }
-            self.check_single_player(now, guild.guild, sample);
+            self.check_single_player(now, guild.guild, players.of(guild.guild));
             let allowed = self.plan_regions.get(&guild.plan);
             let outside: Vec<String> = live
-                .iter()
+                .clone()
                 .filter(|node| {
                     allowed.is_some_and(|allowed| {
                         sample
                             .node_regions
-                            .get(**node)
+                            .get(*node)
                             .is_none_or(|region| !allowed.contains(region))
                     })
                 })
@@ -278,8 +287,8 @@ impl Oracle {
                 );
             }
             if check_residency && let Some(pin) = &guild.residency {
-                for node in &live {
-                    if sample.node_regions.get(*node) != Some(pin) {
+                for node in live {
+                    if sample.node_regions.get(node) != Some(pin) {
                         self.violate(
                             now,
                             "residency",
@@ -292,7 +301,7 @@ impl Oracle {
         let gone: Vec<GuildId> = self
             .doubled_since
             .keys()
-            .filter(|g| sample.players.get(g).is_none_or(|nodes| nodes.len() < 2))
+            .filter(|g| sample.players.count(**g) < 2)
             .copied()
             .collect();
         for guild in gone {
@@ -344,10 +353,16 @@ impl Oracle {
 
     /// A guild has at most one live player, beyond the time its bot needs to delete one
     /// a move left behind.
-    fn check_single_player(&mut self, now: u64, guild: GuildId, sample: &Sample) {
-        let Some(nodes) = sample.players.get(&guild).filter(|n| n.len() > 1) else {
+    fn check_single_player<'a>(
+        &mut self,
+        now: u64,
+        guild: GuildId,
+        nodes: impl Iterator<Item = &'a NodeId> + Clone,
+    ) {
+        if nodes.clone().nth(1).is_none() {
             return;
-        };
+        }
+        let nodes: Vec<&NodeId> = nodes.collect();
         let since = *self.doubled_since.entry(guild).or_insert(now);
         if now - since > LEFT_BEHIND_PLAYER_BOUND_MS {
             self.violate(
@@ -462,9 +477,9 @@ mod tests {
             .iter()
             .map(|n| (NodeId::new(n), RegionId::new(n.split('-').next().unwrap())))
             .collect();
-        let located: BTreeMap<GuildId, Vec<NodeId>> = playing
+        let located: GuildNodes = playing
             .iter()
-            .map(|(g, nodes)| (GuildId(*g), nodes.iter().map(|n| NodeId::new(*n)).collect()))
+            .flat_map(|(g, nodes)| nodes.iter().map(|n| (GuildId(*g), NodeId::new(*n))))
             .collect();
         Sample {
             at_ms,
