@@ -15,9 +15,9 @@ mod observe;
 mod poller;
 mod snapshot_feed;
 pub mod store_writer;
+mod view;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_core::Controller;
@@ -33,6 +33,7 @@ use moves::MoveOutcome;
 use poller::Polled;
 use snapshot_feed::SnapshotFeed;
 use store_writer::{StoreHealth, StoreWriter};
+use view::ViewPublisher;
 
 use crate::alerts::AlertDispatcher;
 use crate::lavalink::{LavalinkClient, LavalinkError, ProbeReport};
@@ -126,7 +127,7 @@ pub struct Driver<H: HttpClient, S: Store> {
     store_health: watch::Receiver<StoreHealth>,
     /// Every command the core issued, for observers (the simulation's trace).
     trace: Option<mpsc::UnboundedSender<(Millis, Command)>>,
-    view: watch::Sender<Arc<Controller>>,
+    view: ViewPublisher,
     metrics: Option<Metrics>,
     /// The leader lease this driver acts under, if it shares the store with others.
     leadership: Option<Leadership>,
@@ -148,7 +149,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let (completions_tx, completions) = mpsc::unbounded_channel();
         let (inputs_tx, inputs) = mpsc::channel(1_024);
         let writer = StoreWriter::start(store.clone(), settings.store_retry_interval);
-        let (view, view_rx) = watch::channel(Arc::new(core.clone()));
+        let (view, view_rx) = ViewPublisher::new(&core);
         let driver = Self {
             clients: clients
                 .into_iter()
@@ -207,16 +208,22 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         loop {
             self.core.handle_timeout(self.now());
             self.execute_commands();
+            self.view.refresh(&self.core, Instant::now());
             let deadline = self
                 .core
                 .poll_timeout()
                 .map(|at| self.started + Duration::from_millis(at.as_ms()));
+            let view_due = self.view.due_at();
+            let mut woke_for_view = false;
             tokio::select! {
                 biased;
                 Some(completion) = self.completions.recv() => self.complete(completion),
                 input = self.inputs.recv() => match input {
                     Some(DriverInput::Shutdown) | None => break,
-                    Some(input) => self.accept(input),
+                    Some(input) => {
+                        self.accept(input);
+                        self.view.mark_urgent();
+                    }
                 },
                 _ = poll.tick() => self.start_poll(),
                 Ok(()) = store_health.changed() => {
@@ -229,9 +236,17 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 }
                 Some(role) = role_changed(&mut leadership) => self.on_leadership_changed(role),
                 _ = sleep_until(deadline) => {}
+                () = sleep_until(view_due) => woke_for_view = true,
+            }
+            // Every other wake may have changed the core (a publish wake changes nothing,
+            // so an idle loop does not keep itself awake).
+            if !woke_for_view {
+                self.view.mark_stale();
             }
         }
         self.execute_commands();
+        self.view.mark_urgent();
+        self.view.refresh(&self.core, Instant::now());
     }
 
     /// Carries out every command the core has queued.
@@ -242,9 +257,14 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 // An observer that went away only stops observing.
                 let _ = trace.send((now, command.clone()));
             }
+            // A decision others will see (a health report, a move, an alert) must not
+            // show in Redis or at a receiver before the status view has it; a probe
+            // request changes nothing anyone sees.
+            if !matches!(command, Command::Probe { .. }) {
+                self.view.mark_urgent();
+            }
             self.execute(now, command);
         }
-        self.view.send_replace(Arc::new(self.core.clone()));
     }
 
     fn execute(&mut self, now: Millis, command: Command) {
