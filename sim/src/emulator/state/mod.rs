@@ -530,10 +530,7 @@ fn player_truth(player: &Player) -> PlayerTruth {
         has_track: player.has_track(),
         audible: player.is_advancing(),
         voice_connected: player.voice_connected,
-        voice_connected_at_ms: player
-            .voice_connected
-            .then_some(player.voice_connected_at_ms)
-            .flatten(),
+        voice_connected_at_ms: player.connected_at_ms(),
     }
 }
 
@@ -546,10 +543,7 @@ fn player_snapshot(player: &Player, now: Instant) -> PlayerSnapshot {
         playing: player.is_playing(),
         audible: player.is_advancing(),
         voice_connected: player.voice_connected,
-        voice_connected_at_ms: player
-            .voice_connected
-            .then_some(player.voice_connected_at_ms)
-            .flatten(),
+        voice_connected_at_ms: player.connected_at_ms(),
         voice: player.voice_snapshot(),
         volume: player.volume,
     }

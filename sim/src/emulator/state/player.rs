@@ -137,6 +137,13 @@ impl Player {
         self.track.is_some()
     }
 
+    /// When the voice connection was made, while it stands.
+    pub fn connected_at_ms(&self) -> Option<u64> {
+        self.voice_connected
+            .then_some(self.voice_connected_at_ms)
+            .flatten()
+    }
+
     pub fn voice(&self) -> Option<&VoiceState> {
         self.voice.as_ref().map(|voice| &voice.state)
     }
