@@ -140,27 +140,27 @@ pub(crate) struct WrittenPosition {
     pub(crate) paused: bool,
 }
 
+/// `position_ms` as of `at`, advanced to `now` when `advancing`.
+fn extrapolate(position_ms: u64, at: Instant, now: Instant, advancing: bool) -> u64 {
+    if !advancing {
+        return position_ms;
+    }
+    let elapsed = now.saturating_duration_since(at).as_millis();
+    position_ms.saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX))
+}
+
 impl WrittenPosition {
     /// The position a reader of the snapshot assumes at `now`.
     fn implied_at(&self, now: Instant) -> u64 {
-        if self.paused {
-            return self.position_ms;
-        }
-        let elapsed = now.saturating_duration_since(self.at).as_millis();
-        self.position_ms
-            .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX))
+        extrapolate(self.position_ms, self.at, now, !self.paused)
     }
 }
 
 impl PlayerEntry {
     /// The position now: advancing only while live and unpaused.
     pub(crate) fn position_ms_at(&self, now: Instant) -> u64 {
-        if self.paused || self.status != PlayerStatus::Live {
-            return self.position_ms;
-        }
-        let elapsed = now.saturating_duration_since(self.position_at).as_millis();
-        self.position_ms
-            .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX))
+        let advancing = !self.paused && self.status == PlayerStatus::Live;
+        extrapolate(self.position_ms, self.position_at, now, advancing)
     }
 
     pub(crate) fn track(&self) -> &str {
