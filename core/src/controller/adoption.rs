@@ -3,6 +3,7 @@
 //! are adopted where they are rather than placed anew.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +112,7 @@ impl Controller {
             Some(idx) => Placement::Serving(idx),
             None => Placement::Degraded(DegradedReason::NoServingNode),
         };
-        self.players.insert(
+        Arc::make_mut(&mut self.players).insert(
             adoption.guild,
             Player {
                 plan,
@@ -251,6 +252,47 @@ mod tests {
         );
         let eu2 = core.node_health(&NodeId::new("eu-2")).expect("known");
         assert_eq!(eu2.players, 2);
+    }
+
+    #[test]
+    fn a_copy_of_the_core_keeps_the_players_it_was_taken_with() {
+        // Views are copies that share the player table until the core changes it.
+        let (mut core, now) = warm();
+        core.handle_players_adopted(now, &[adoption(1, Some("eu-2"))]);
+        let before = core.clone();
+        core.handle_players_adopted(now, &[adoption(2, Some("eu-1"))]);
+        core.handle_playback_stopped(now, GuildId(1));
+        assert_eq!(core.player_count(), 1);
+        assert!(core.player(GuildId(1)).is_none());
+        assert_eq!(before.player_count(), 1, "the copy does not see later players");
+        assert_eq!(
+            before.player(GuildId(1)).map(|p| p.placement),
+            Some(PlayerPlacement::Serving {
+                node: NodeId::new("eu-2")
+            }),
+            "the copy keeps a player the core forgot"
+        );
+        let copy = core.clone();
+        let mut now = now;
+        for _ in 0..core.config().health.fall {
+            core.handle_probe_failed(now, &NodeId::new("eu-1"), ProbeFailure::ConnectionFailed)
+                .expect("known node");
+            now = now.plus_ms(10);
+        }
+        assert!(
+            matches!(
+                core.player(GuildId(2)).map(|p| p.placement),
+                Some(PlayerPlacement::Moving { .. })
+            ),
+            "eu-1 died: its player moves"
+        );
+        assert_eq!(
+            copy.player(GuildId(2)).map(|p| p.placement),
+            Some(PlayerPlacement::Serving {
+                node: NodeId::new("eu-1")
+            }),
+            "a change to a player both share is not seen by the copy"
+        );
     }
 
     #[test]

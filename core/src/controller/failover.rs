@@ -5,6 +5,7 @@
 //! target; outcomes (or timeouts) complete, retry or degrade them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use crate::command::{Command, DegradedReason, MoveOrder, MoveReason};
 use crate::health::NodeStatus;
@@ -190,8 +191,7 @@ impl Controller {
         let id = self.moves.allocate_id();
         // One lookup: the node table and the player map are disjoint fields.
         let nodes = &self.nodes;
-        let player = self
-            .players
+        let player = Arc::make_mut(&mut self.players)
             .get_mut(&guild)
             .expect("callers pass tracked guilds");
         let frozen_position_ms = (!source_alive(reason)).then(|| {
@@ -253,8 +253,7 @@ impl Controller {
         }
         if let Some(from) = from {
             self.add_assigned(from, -1);
-            let player = self
-                .players
+            let player = Arc::make_mut(&mut self.players)
                 .get_mut(&guild)
                 .expect("callers pass tracked guilds");
             player.last_node = Some(from);
@@ -339,7 +338,7 @@ impl Controller {
                     .get_mut(&id)
                     .expect("queued moves are in the book")
                     .to = to;
-                self.players
+                Arc::make_mut(&mut self.players)
                     .get_mut(&guild)
                     .expect("moving guilds are tracked")
                     .placement = Placement::Moving { id, to };
@@ -361,7 +360,7 @@ impl Controller {
         let Some(m) = self.moves.take(id) else {
             return; // Cancelled meanwhile, or already timed out: nothing to do.
         };
-        if let Some(player) = self.players.get_mut(&m.guild)
+        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&m.guild)
             && matches!(player.placement, Placement::Moving { id: current, .. } if current == id)
         {
             player.placement = Placement::Serving(m.to);
@@ -412,7 +411,7 @@ impl Controller {
         };
         self.add_assigned(m.to, -1);
         self.history.tally(now, m.incident, Tally::FailedAttempt);
-        let Some(player) = self.players.get_mut(&m.guild) else {
+        let Some(player) = Arc::make_mut(&mut self.players).get_mut(&m.guild) else {
             return;
         };
         player.attempts += 1;
@@ -492,8 +491,7 @@ impl Controller {
             match m.from {
                 Some(from) => {
                     self.add_assigned(from, 1);
-                    let player = self
-                        .players
+                    let player = Arc::make_mut(&mut self.players)
                         .get_mut(&m.guild)
                         .expect("moving guilds are tracked");
                     player.placement = Placement::Serving(from);
@@ -517,7 +515,7 @@ impl Controller {
         self.add_assigned(m.to, -1);
         if let Some(from) = m.from {
             self.add_assigned(from, 1);
-            self.players
+            Arc::make_mut(&mut self.players)
                 .get_mut(&m.guild)
                 .expect("moving guilds are tracked")
                 .placement = Placement::Serving(from);

@@ -13,6 +13,7 @@ mod sabotage;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -76,7 +77,9 @@ pub struct Controller {
     region_nodes: Vec<Vec<NodeIdx>>,
     /// Regions an operator failed over.
     evacuated_regions: Vec<bool>,
-    players: BTreeMap<GuildId, Player>,
+    /// Shared copy-on-write with the views published from it (`Clone` is how a driver
+    /// publishes one): copying a view costs a pointer until the next change to a player.
+    players: Arc<BTreeMap<GuildId, Player>>,
     degraded: BTreeSet<GuildId>,
     degraded_retry_at: Option<Millis>,
     moves: MoveBook,
@@ -112,7 +115,7 @@ impl Controller {
             nodes: Vec::new(),
             node_index: BTreeMap::new(),
             evacuated_regions: vec![false; region_count],
-            players: BTreeMap::new(),
+            players: Arc::default(),
             degraded: BTreeSet::new(),
             degraded_retry_at: None,
             moves: MoveBook::default(),

@@ -1,5 +1,7 @@
 //! Guilds that want playback: requests, position reports and placement.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{AlertSubject, Severity};
@@ -104,7 +106,7 @@ impl Controller {
         let (who, clamped) = self.eligibility_of(request)?;
         let (plan, home) = (who.plan, who.home);
         let pin = who.pinned.then_some(home);
-        if let Some(player) = self.players.get_mut(&request.guild) {
+        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&request.guild) {
             player.plan = plan;
             player.home = home;
             player.pinned = pin.is_some();
@@ -118,7 +120,7 @@ impl Controller {
                 self.enforce_policy(now, request.guild);
             }
         } else {
-            self.players.insert(
+            Arc::make_mut(&mut self.players).insert(
                 request.guild,
                 Player {
                     plan,
@@ -149,7 +151,9 @@ impl Controller {
                 self.add_assigned(node, 1);
                 let node_id = self.node(node).id.clone();
                 let region = self.region_name(self.node(node).region).clone();
-                let player = self.players.get_mut(&guild).expect("inserted above");
+                let player = Arc::make_mut(&mut self.players)
+                    .get_mut(&guild)
+                    .expect("inserted above");
                 player.placement = Placement::Serving(node);
                 player.last_node = Some(node);
                 self.commands.push_back(Command::AssignPlayer(Assignment {
@@ -175,7 +179,7 @@ impl Controller {
         }
         self.degraded.remove(&guild);
         self.derived_dirty = true;
-        self.players
+        Arc::make_mut(&mut self.players)
             .get_mut(&guild)
             .expect("callers pass tracked guilds")
             .attempts = 0;
@@ -232,7 +236,7 @@ impl Controller {
 
     /// The guild no longer wants playback: forget it.
     pub fn handle_playback_stopped(&mut self, now: Millis, guild: GuildId) {
-        if let Some(player) = self.players.remove(&guild) {
+        if let Some(player) = Arc::make_mut(&mut self.players).remove(&guild) {
             match player.placement {
                 Placement::Serving(node) => self.add_assigned(node, -1),
                 Placement::Moving { id, to } => {
@@ -258,7 +262,7 @@ impl Controller {
         playing: bool,
         track_length_ms: Option<u64>,
     ) {
-        if let Some(player) = self.players.get_mut(&guild) {
+        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&guild) {
             player.position_ms = position_ms;
             player.position_at = now;
             player.playing = playing;
@@ -369,8 +373,7 @@ impl Controller {
                 cause
             }
         };
-        let player = self
-            .players
+        let player = Arc::make_mut(&mut self.players)
             .get_mut(&guild)
             .expect("callers pass tracked guilds");
         let newly = self.degraded.insert(guild);
@@ -408,7 +411,7 @@ impl Controller {
             let incident =
                 *incident.get_or_insert_with(|| self.history.open(now, FailoverTrigger::Recovery));
             self.degraded.remove(&guild);
-            self.players
+            Arc::make_mut(&mut self.players)
                 .get_mut(&guild)
                 .expect("degraded guilds are tracked")
                 .attempts = 0;
