@@ -264,7 +264,11 @@ mod tests {
         core.handle_playback_stopped(now, GuildId(1));
         assert_eq!(core.player_count(), 1);
         assert!(core.player(GuildId(1)).is_none());
-        assert_eq!(before.player_count(), 1, "the copy does not see later players");
+        assert_eq!(
+            before.player_count(),
+            1,
+            "the copy does not see later players"
+        );
         assert_eq!(
             before.player(GuildId(1)).map(|p| p.placement),
             Some(PlayerPlacement::Serving {
