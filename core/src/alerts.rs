@@ -4,8 +4,11 @@
 //! be *notified* into trigger/resolve notices, each under a stable dedup key. A firing
 //! region alert inhibits alerts about that region's nodes (Alertmanager's
 //! `inhibit_rules`): new ones are not sent while the region alert stands (one already
-//! sent stays open until its condition ends), and are sent if still firing when it
-//! resolves.
+//! sent stays open until its condition ends). When the region alert resolves, its nodes'
+//! down alerts stay muted for a grace period (`controller.alerts.region_recovery_grace_ms`)
+//! and are sent only if still firing at its end: a region's nodes come back one by one,
+//! and the first one back resolves the region alert while the others, a few probes
+//! behind, would otherwise page once each for a second.
 
 use std::collections::BTreeMap;
 
@@ -181,11 +184,37 @@ pub(crate) struct AlertBook {
     entries: BTreeMap<AlertSubject, Entry>,
     /// Nodes whose alerts are silenced (maintenance windows).
     silenced_nodes: Vec<NodeId>,
+    /// How long a recovered region still mutes its nodes' new down alerts.
+    region_recovery_grace: u64,
+    /// Regions whose alert resolved, with the end of their grace.
+    recovering: BTreeMap<RegionId, Millis>,
     /// Whether anything changed since the last reconcile.
     dirty: bool,
 }
 
 impl AlertBook {
+    /// A book whose recovered regions mute their nodes' new down alerts for `grace_ms`.
+    pub(crate) fn with_region_recovery_grace(grace_ms: u64) -> Self {
+        Self {
+            region_recovery_grace: grace_ms,
+            ..Self::default()
+        }
+    }
+
+    /// When the earliest grace of a recovered region ends, if one is running.
+    pub(crate) fn poll_timeout(&self) -> Option<Millis> {
+        self.recovering.values().min().copied()
+    }
+
+    /// Ends the graces due at `now`, so the next reconcile sends what they held back.
+    pub(crate) fn handle_timeout(&mut self, now: Millis) {
+        let before = self.recovering.len();
+        self.recovering.retain(|_, until| *until > now);
+        if self.recovering.len() != before {
+            self.dirty = true;
+        }
+    }
+
     /// Declares an alert firing (idempotent; a new summary replaces the old one).
     pub(crate) fn fire(
         &mut self,
@@ -242,10 +271,30 @@ impl AlertBook {
             return true;
         }
         subject.region().is_some_and(|region| {
-            self.is_firing(&AlertSubject::RegionDown {
-                region: region.clone(),
-            })
+            // Only nodes still down are what a region's staggered return looks like; a
+            // node that degrades or relapses after it came back is news.
+            (matches!(subject, AlertSubject::NodeDown { .. })
+                && self.recovering.contains_key(region))
+                || self.is_firing(&AlertSubject::RegionDown {
+                    region: region.clone(),
+                })
         })
+    }
+
+    /// Starts the grace of every region whose sent alert is about to resolve.
+    fn start_recovery_graces(&mut self, now: Millis) {
+        if self.region_recovery_grace == 0 {
+            return;
+        }
+        let until = now.plus_ms(self.region_recovery_grace);
+        for (subject, entry) in &self.entries {
+            if let AlertSubject::RegionDown { region } = subject
+                && entry.notified
+                && !entry.firing
+            {
+                self.recovering.insert(region.clone(), until);
+            }
+        }
     }
 
     /// Turns every change of what should be notified into a notice, in key order.
@@ -254,6 +303,7 @@ impl AlertBook {
             return;
         }
         self.dirty = false;
+        self.start_recovery_graces(now);
         let wanted: Vec<(AlertSubject, bool)> = self
             .entries
             .iter()
@@ -391,6 +441,90 @@ mod tests {
                 (AlertAction::Resolve, "switchyard/region-down/eu".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn a_recovered_region_holds_its_node_alerts_back_for_the_grace() {
+        let mut book = AlertBook::with_region_recovery_grace(30_000);
+        let region = AlertSubject::RegionDown {
+            region: "eu".into(),
+        };
+        let fire = |book: &mut AlertBook, at: u64, subject: AlertSubject| {
+            book.fire(Millis(at), subject, Severity::Critical, "down".into());
+        };
+        fire(&mut book, 1, region.clone());
+        fire(&mut book, 1, node_down("eu-1"));
+        fire(&mut book, 1, node_down("eu-2"));
+        drain(&mut book, 1);
+        assert_eq!(
+            book.poll_timeout(),
+            None,
+            "no grace while the region is down"
+        );
+
+        // eu-3 came back: the region alert resolves, but eu-1 and eu-2 are still down.
+        book.clear(&region);
+        assert_eq!(
+            drain(&mut book, 10),
+            [(AlertAction::Resolve, "switchyard/region-down/eu".to_owned())],
+            "the nodes still down are held back"
+        );
+        assert_eq!(book.poll_timeout(), Some(Millis(30_010)));
+        // eu-2 follows a probe later: it is never sent.
+        book.clear(&node_down("eu-2"));
+        assert!(drain(&mut book, 900).is_empty());
+        // A node that came back and then degrades is news, grace or not.
+        let slow = AlertSubject::NodeDegraded {
+            node: "eu-3".into(),
+            region: "eu".into(),
+        };
+        fire(&mut book, 1_000, slow.clone());
+        assert_eq!(
+            drain(&mut book, 1_000),
+            [(AlertAction::Trigger, slow.dedup_key())]
+        );
+
+        book.handle_timeout(Millis(30_009));
+        assert!(drain(&mut book, 30_009).is_empty(), "the grace is not over");
+        book.handle_timeout(Millis(30_010));
+        assert_eq!(book.poll_timeout(), None);
+        assert_eq!(
+            drain(&mut book, 30_010),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())],
+            "still down when the grace ends: sent"
+        );
+    }
+
+    #[test]
+    fn a_region_down_again_within_its_grace_keeps_inhibiting() {
+        let mut book = AlertBook::with_region_recovery_grace(30_000);
+        let region = AlertSubject::RegionDown {
+            region: "eu".into(),
+        };
+        book.fire(Millis(1), region.clone(), Severity::Critical, "eu".into());
+        book.fire(
+            Millis(1),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        drain(&mut book, 1);
+        book.clear(&region);
+        drain(&mut book, 10);
+        book.fire(Millis(20), region.clone(), Severity::Critical, "eu".into());
+        assert_eq!(
+            drain(&mut book, 20),
+            [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
+        );
+        book.handle_timeout(Millis(30_010));
+        assert!(
+            drain(&mut book, 30_010).is_empty(),
+            "the region is down again: its node alerts stay inhibited"
+        );
+        // Another recovery starts another grace.
+        book.clear(&region);
+        drain(&mut book, 40_000);
+        assert_eq!(book.poll_timeout(), Some(Millis(70_000)));
     }
 
     #[test]

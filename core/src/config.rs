@@ -38,6 +38,8 @@ pub struct ControllerConfig {
     pub restoration: RestorationConfig,
     /// Bot shard supervision.
     pub shards: ShardConfig,
+    /// What is notified, and when.
+    pub alerts: AlertConfig,
 }
 
 /// Active probing, thresholds, flap damping and slow start.
@@ -176,6 +178,25 @@ impl Default for ShardConfig {
         Self {
             stall_after_ms: 15_000,
             fail_open_fraction: 0.5,
+        }
+    }
+}
+
+/// Alert notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertConfig {
+    /// After a region-down alert resolves, down alerts about that region's nodes are
+    /// held back this long and sent only if still firing at its end. A region's nodes come
+    /// back a few probes apart, so the first one back resolves the region alert while
+    /// the others would each page and resolve within a second. 0 sends them at once.
+    pub region_recovery_grace_ms: u64,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        Self {
+            region_recovery_grace_ms: 30_000,
         }
     }
 }

@@ -107,6 +107,7 @@ impl Controller {
         config.validate()?;
         let compiled = StaticTopology::compile(topology)?;
         let region_count = compiled.regions.len();
+        let alerts = AlertBook::with_region_recovery_grace(config.alerts.region_recovery_grace_ms);
         let mut controller = Controller {
             config,
             region_nodes: vec![Vec::new(); compiled.regions.len()],
@@ -119,7 +120,7 @@ impl Controller {
             degraded: BTreeSet::new(),
             degraded_retry_at: None,
             moves: MoveBook::default(),
-            alerts: AlertBook::default(),
+            alerts,
             history: History::default(),
             fail_open: false,
             commands: VecDeque::new(),
@@ -163,6 +164,7 @@ impl Controller {
             .min();
         let mut next = earliest(nodes, self.moves.next_deadline());
         next = earliest(next, self.shards.poll_timeout(&self.config.shards));
+        next = earliest(next, self.alerts.poll_timeout());
         earliest(next, self.degraded_retry_at)
     }
 
@@ -182,6 +184,7 @@ impl Controller {
             self.degraded_retry_at = None;
             self.retry_degraded(now);
         }
+        self.alerts.handle_timeout(now);
         self.settle(now);
     }
 
