@@ -291,3 +291,67 @@ fn a_rolling_restart_stops_one_node_at_a_time_gracefully() {
         );
     }
 }
+
+#[test]
+fn a_node_held_down_by_two_faults_returns_with_the_last_and_is_paged_after_the_grace() {
+    let (_, outcome) = run_twice("small-region-staggered-return");
+    // The region outage ends at 50 s, but the kill of eu-3 lasts until 100 s.
+    let eu3: Vec<(u64, bool, bool)> = node_events(&outcome)
+        .into_iter()
+        .filter(|(_, node, _, _)| node == "eu-3")
+        .map(|(at, _, started, running)| (at, started, running))
+        .collect();
+    assert_eq!(
+        eu3,
+        [
+            (20_000, false, false),
+            (20_000, false, false),
+            (50_000, true, false),
+            (100_000, true, true)
+        ],
+        "eu-3 runs again only when the last fault holding it ends"
+    );
+    assert!(!marked_down_within(&outcome, "eu-3", 50_000, 100_000));
+    let health = health_changes(&outcome, "eu-3");
+    assert!(
+        health.iter().any(|(at, s)| *at > 100_000 && s == "Up"),
+        "{health:?}"
+    );
+
+    let alerts: Vec<(u64, &str, &str)> = outcome
+        .alerts
+        .iter()
+        .map(|a| (a.at_ms, a.key.as_str(), a.action.as_str()))
+        .collect();
+    let resolved = alerts
+        .iter()
+        .find(|(_, key, action)| *key == "switchyard/region-down/eu" && *action == "resolve")
+        .map(|(at, ..)| *at)
+        .unwrap_or_else(|| panic!("the region alert resolves: {alerts:?}"));
+    assert!((50_000..52_000).contains(&resolved), "{alerts:?}");
+    let node_triggers: Vec<(u64, &str)> = alerts
+        .iter()
+        .filter(|(_, key, action)| key.starts_with("switchyard/node-down/") && *action == "trigger")
+        .map(|(at, key, _)| (*at, *key))
+        .collect();
+    // eu-1 and eu-2 paged as they fell, before the region alert inhibited the rest; eu-3,
+    // still down when the region came back, only once the 30 s grace ran out.
+    assert_eq!(node_triggers.len(), 3, "{alerts:?}");
+    assert!(
+        node_triggers[..2].iter().all(|(at, _)| *at < 21_000),
+        "{alerts:?}"
+    );
+    let (eu3_paged, key) = node_triggers[2];
+    assert_eq!(key, "switchyard/node-down/eu-3");
+    assert!(
+        (resolved + 29_000..resolved + 31_000).contains(&eu3_paged),
+        "eu-3 paged at {eu3_paged}, the region resolved at {resolved}: {alerts:?}"
+    );
+    assert!(
+        alerts.contains(&(eu3_paged, "switchyard/node-down/eu-3", "trigger"))
+            && alerts.iter().any(|(at, key, action)| *at > 100_000
+                && *key == "switchyard/node-down/eu-3"
+                && *action == "resolve"),
+        "{alerts:?}"
+    );
+}

@@ -26,7 +26,9 @@
 //! | `[expect]` | `rto_max`, `availability_min`, `availability_min_by_region`, `alerts = [{ key, within, after }]`, `invariants` (`"all"`, the default, or a list of [`Invariant`] names) |
 //!
 //! Fault kinds and their parameters. `duration` absent means the fault lasts to the end
-//! of the run; every fault must heal inside the run.
+//! of the run; every fault must heal inside the run. Faults may overlap: a node that
+//! two faults hold down (a region outage and a longer kill of one of its nodes, say)
+//! starts again only when the last of them ends.
 //!
 //! | kind | parameters |
 //! |---|---|

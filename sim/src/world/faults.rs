@@ -9,6 +9,7 @@ mod loss;
 mod operator;
 pub(super) mod timeline;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +54,9 @@ pub enum FaultEffect {
         /// Whether its host still runs.
         running: bool,
     },
-    /// A node's process was started.
+    /// A fault holding a node down ended. The node's process starts unless another
+    /// fault still holds it down (overlapping faults on one node), in which case
+    /// `running` stays false until the last of them ends.
     NodeStarted {
         /// The node.
         node: String,
@@ -78,6 +81,10 @@ pub struct Injector {
     loss: LossModel,
     operator: Option<OperatorDesk>,
     events: Vec<FaultEvent>,
+    /// How many faults hold each node down right now: a node comes back only when the
+    /// last of overlapping faults (a region outage and a longer kill of one of its
+    /// nodes, say) ends.
+    node_holds: BTreeMap<String, u32>,
 }
 
 impl Injector {
@@ -92,7 +99,9 @@ impl Injector {
     ) -> Self {
         let timeline = expand(scenario);
         let mut events = Vec::new();
+        let mut node_holds = BTreeMap::new();
         for (fault, node) in timeline::absent_at_start(scenario) {
+            *node_holds.entry(node.to_string()).or_insert(0) += 1;
             // Before the first step: the host never runs until the node joins.
             sim.crash(node.as_str());
             let running = sim.is_host_running(node.as_str());
@@ -121,6 +130,7 @@ impl Injector {
             loss: LossModel::new(seed),
             operator,
             events,
+            node_holds,
         }
     }
 
@@ -171,6 +181,7 @@ impl Injector {
     ) -> Result<FaultEffect, String> {
         Ok(match action {
             Action::NodeDown { node, graceful } => {
+                *self.node_holds.entry(node.to_string()).or_insert(0) += 1;
                 if graceful {
                     // Lavalink on SIGTERM: websockets close with 1001, then the process
                     // exits; the host stops by itself once its server returns.
@@ -190,7 +201,11 @@ impl Injector {
                 }
             }
             Action::NodeUp { node } => {
-                sim.bounce(node.as_str());
+                let holds = self.node_holds.entry(node.to_string()).or_insert(0);
+                *holds = holds.saturating_sub(1);
+                if *holds == 0 {
+                    sim.bounce(node.as_str());
+                }
                 FaultEffect::NodeStarted {
                     running: sim.is_host_running(node.as_str()),
                     node: node.to_string(),
