@@ -109,8 +109,12 @@ fn run_world(seed: u64) -> Vec<String> {
         );
         config.shards = vec![ShardId(0)];
         config.epoch_unix_ms = 1_735_689_600_000;
-        let (bot, handle) =
-            BotProcess::new(config, TurmoilHttpClient, store.clone(), TurmoilConnector)?;
+        let (bot, handle) = BotProcess::new(
+            config,
+            TurmoilHttpClient::new(),
+            store.clone(),
+            TurmoilConnector,
+        )?;
         let started = tokio::time::Instant::now();
         let mut events = handle.subscribe();
         tokio::spawn(async move {

@@ -133,7 +133,7 @@ async fn run_controller(
         TurmoilRedisDialer::new("redis", REDIS_PORT, &config),
         config,
     );
-    let http = TurmoilHttpClient;
+    let http = TurmoilHttpClient::new();
     let sink = AlertSinkConfig::new(
         "webhook",
         SinkKind::Generic,
@@ -141,7 +141,7 @@ async fn run_controller(
     );
     let clock = AlertClock::new(tokio::time::Instant::now(), sim_unix_ms());
     let alerts = AlertDispatcher::start(
-        http,
+        http.clone(),
         vec![sink],
         AlertSettings {
             source: "sim".into(),
@@ -160,7 +160,7 @@ async fn run_controller(
                 base_url: format!("http://{}:{LAVALINK_PORT}", node.name),
                 password: PASSWORD.into(),
             };
-            LavalinkClient::new(http, endpoint, timeout)
+            LavalinkClient::new(http.clone(), endpoint, timeout)
         })
         .collect();
     let started = sim_now();
@@ -282,7 +282,12 @@ async fn run_bot(
         epoch_unix_ms: sim_unix_ms(),
         timing: bot_timing(&scenario),
     };
-    let (bot, handle) = BotProcess::new(bot_config, TurmoilHttpClient, store, TurmoilConnector)?;
+    let (bot, handle) = BotProcess::new(
+        bot_config,
+        TurmoilHttpClient::new(),
+        store,
+        TurmoilConnector,
+    )?;
     shared
         .lock()
         .expect("no panics while locked")

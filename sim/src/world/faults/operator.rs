@@ -160,7 +160,7 @@ async fn call_api(path: &str) -> Try {
         REQUEST_TIMEOUT,
     )
     .header("Authorization", format!("Bearer {OPERATOR_TOKEN}"));
-    match TurmoilHttpClient.send(request).await {
+    match TurmoilHttpClient::new().send(request).await {
         Ok(response) => {
             let answer = format!(
                 "{} {}",
