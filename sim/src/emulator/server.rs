@@ -71,7 +71,7 @@ impl Emulator {
 
         // A make-service that hands each connection a cheap clone of the router. Passing
         // the `Router` itself makes axum rebuild its whole route table per connection,
-        // and clients open one connection per request.
+        // and some clients (tests, curl, a probe after each restart) connect per request.
         let router = http::router(Arc::clone(&shared)).into_make_service();
         let server = axum::serve(GuardedListener::new(listener, Arc::clone(&shared)), router)
             .with_graceful_shutdown(begin_shutdown(Arc::clone(&shared)))

@@ -98,7 +98,8 @@ pub fn add_webhook(sim: &mut turmoil::Sim<'static>, shared: Arc<Mutex<Shared>>) 
 
 /// The router as a make-service that hands each connection a clone of one prepared
 /// router. Served as a bare `Router`, axum rebuilds the whole route table for every
-/// connection, and the simulation's HTTP clients open one connection per request.
+/// connection, and many clients (bots' Lavalink and controller calls, operators, and
+/// every dial after a connection was lost) open connections often.
 fn cheap_per_connection(router: axum::Router) -> IntoMakeService<axum::Router> {
     // Turns every handler into a route once, as axum otherwise does per connection.
     router.with_state(()).into_make_service()
