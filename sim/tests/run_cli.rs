@@ -34,9 +34,16 @@ fn a_scenario_that_meets_its_expectations_exits_zero_with_a_json_result() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("scenario small-node-kill (seed 3)"),
+        stdout.contains("scenario small-node-kill (seed 3): 3m simulated in "),
         "{stdout}"
     );
+    // The speed: simulated time over wall time.
+    let speed = stdout
+        .split_once(" wall (")
+        .and_then(|(_, rest)| rest.split_once("x real time)"))
+        .and_then(|(factor, _)| factor.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no speed in the summary: {stdout}"));
+    assert!(speed > 0.0, "{stdout}");
     assert!(
         stdout.contains("incident faults[0] node_kill at 1m: RTO"),
         "{stdout}"

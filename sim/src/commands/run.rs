@@ -247,10 +247,11 @@ fn print_summary(
     replay: &str,
 ) {
     println!(
-        "scenario {} (seed {seed}): {} simulated in {:.1} s wall, {} guilds",
+        "scenario {} (seed {seed}): {} simulated in {:.1} s wall ({:.0}x real time), {} guilds",
         scenario.name,
         scenario::format_ms(outcome.duration_ms),
         wall_ms as f64 / 1000.0,
+        outcome.duration_ms as f64 / wall_ms.max(1) as f64,
         outcome.guilds
     );
     for incident in &outcome.incidents {
