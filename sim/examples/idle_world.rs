@@ -6,14 +6,14 @@
 //! measures what a scenario's host count and tick cost before any of its own work.
 //!
 //! `cargo run --release -p switchyard-sim --example idle_world -- HOSTS TICK_MS SECONDS`
-//! (defaults: 20 hosts, the region-outage world's count; 10 ms; 900 s). Prints the
+//! (defaults: 19 hosts, the region-outage world's count; 10 ms; 900 s). Prints the
 //! simulated seconds per wall second and the cost of one step.
 
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let hosts: usize = args.next().map_or(Ok(20), |a| a.parse())?;
+    let hosts: usize = args.next().map_or(Ok(19), |a| a.parse())?;
     let tick_ms: u64 = args.next().map_or(Ok(10), |a| a.parse())?;
     let seconds: u64 = args.next().map_or(Ok(900), |a| a.parse())?;
     let simulated = Duration::from_secs(seconds);

@@ -132,8 +132,8 @@ fn message_loss_costs_retransmission_stalls_only_while_it_lasts() {
         });
     let (healed_ms, stats) = stats.expect("the loss healed");
     assert_eq!(healed_ms, 100_000);
-    // eu-1's links: to eu-2, the controller, redis, webhook, discord and three bots.
-    assert_eq!(stats.links, 8, "{stats:?}");
+    // eu-1's links: to eu-2, the controller, redis, webhook and three bots.
+    assert_eq!(stats.links, 7, "{stats:?}");
     assert!(stats.segments > 500, "{stats:?}");
     let lost_share = stats.lost as f64 / stats.segments as f64;
     assert!((0.1..0.3).contains(&lost_share), "rate 0.2: {stats:?}");
@@ -353,5 +353,36 @@ fn a_node_held_down_by_two_faults_returns_with_the_last_and_is_paged_after_the_g
                 && *key == "switchyard/node-down/eu-3"
                 && *action == "resolve"),
         "{alerts:?}"
+    );
+}
+
+#[test]
+fn a_node_cut_from_discord_is_not_heard_though_the_controller_sees_it_healthy() {
+    // small-node-kill's world, with eu-1 cut from Discord's voice servers instead.
+    let path = format!(
+        "{}/tests/fixtures/small-node-kill.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("the fixture");
+    let (head, _) = text.split_once("[[faults]]").expect("a fault section");
+    let text = format!(
+        "{head}[[faults]]\nat = \"1m\"\nkind = \"partition\"\na = [\"eu-1\"]\nb = [\"discord\"]\nduration = \"30s\"\n\n[expect]\ninvariants = \"all\"\n"
+    );
+    let scenario = scenario::parse(&path, &text).expect("a valid scenario");
+    let outcome = run(&scenario, scenario.seed);
+    // Discord is not a simulated host: the partition touches nothing the controller
+    // probes, so eu-1 stays up and its players stay, unheard for the 30 s.
+    assert!(!marked_down_within(&outcome, "eu-1", 0, u64::MAX));
+    let unheard: Vec<u64> = outcome
+        .series
+        .served_demanded
+        .iter()
+        .filter(|(_, served, demanded)| served < demanded)
+        .map(|(at_ms, ..)| *at_ms)
+        .collect();
+    assert!(!unheard.is_empty(), "eu-1's guilds were not heard");
+    assert!(
+        unheard.iter().all(|at| (60_000..=90_000).contains(at)),
+        "{unheard:?}"
     );
 }

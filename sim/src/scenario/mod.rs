@@ -49,7 +49,9 @@
 //!
 //! Hosts (in `a`, `b`, `hosts`, `links`): a node name, `"region:<name>"` (every node of
 //! the region at the fault's start, joined ones included), a bot process (`bot-0`,
-//! `spare-eu-0`), `"controller"`, `"redis"`, `"webhook"` or `"discord"`.
+//! `spare-eu-0`), `"controller"`, `"redis"`, `"webhook"` or `"discord"` (Discord's voice
+//! servers: a node partitioned from them is not heard; no traffic goes to them, so
+//! latency or loss on their links changes nothing).
 //!
 //! Alert keys are the core's dedup keys (`switchyard/region-down/eu`,
 //! `switchyard/node-down/eu-1`, `switchyard/residency-degraded/eu`,

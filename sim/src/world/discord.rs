@@ -1,7 +1,8 @@
 //! The model of Discord voice the oracle relies on.
 //!
 //! Discord carries audio from a node only while the node is running and can reach
-//! Discord's voice servers (the `discord` host). A bot has one voice connection per guild:
+//! Discord's voice servers (`"discord"` in a scenario's partitions; not a simulated host,
+//! since nothing is sent to it). A bot has one voice connection per guild:
 //! when a second node connects with the guild's voice session, the newest connection
 //! wins and Discord closes the older one (close code 4006, session no longer valid), which
 //! the older node reports to its client as a `WebSocketClosedEvent`. A player left behind
