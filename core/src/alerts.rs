@@ -4,11 +4,11 @@
 //! be *notified* into trigger/resolve notices, each under a stable dedup key. A firing
 //! region alert inhibits alerts about that region's nodes (Alertmanager's
 //! `inhibit_rules`): new ones are not sent while the region alert stands (one already
-//! sent stays open until its condition ends). When the region alert resolves, its nodes'
-//! down alerts stay muted for a grace period (`controller.alerts.region_recovery_grace_ms`)
-//! and are sent only if still firing at its end: a region's nodes come back one by one,
-//! and the first one back resolves the region alert while the others, a few probes
-//! behind, would otherwise page once each for a second.
+//! sent stays open until its condition ends). When the region alert resolves, the down
+//! alerts it held back are held a while longer (`controller.alerts.region_recovery_grace_ms`,
+//! see [`recovery_grace`]) and sent only if still firing at the end.
+
+mod recovery_grace;
 
 use std::collections::BTreeMap;
 
@@ -184,33 +184,29 @@ pub(crate) struct AlertBook {
     entries: BTreeMap<AlertSubject, Entry>,
     /// Nodes whose alerts are silenced (maintenance windows).
     silenced_nodes: Vec<NodeId>,
-    /// How long a recovered region still mutes its nodes' new down alerts.
-    region_recovery_grace: u64,
-    /// Regions whose alert resolved, with the end of their grace.
-    recovering: BTreeMap<RegionId, Millis>,
+    /// Down alerts of a recovered region's nodes, held back a while longer.
+    grace: recovery_grace::RecoveryGrace,
     /// Whether anything changed since the last reconcile.
     dirty: bool,
 }
 
 impl AlertBook {
-    /// A book whose recovered regions mute their nodes' new down alerts for `grace_ms`.
+    /// A book that holds a recovered region's still-down node alerts for `grace_ms`.
     pub(crate) fn with_region_recovery_grace(grace_ms: u64) -> Self {
         Self {
-            region_recovery_grace: grace_ms,
+            grace: recovery_grace::RecoveryGrace::new(grace_ms),
             ..Self::default()
         }
     }
 
-    /// When the earliest grace of a recovered region ends, if one is running.
+    /// When the earliest hold of a recovered region's node alert ends, if one is held.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
-        self.recovering.values().min().copied()
+        self.grace.next_end()
     }
 
-    /// Ends the graces due at `now`, so the next reconcile sends what they held back.
+    /// Ends the holds due at `now`, so the next reconcile sends what they held back.
     pub(crate) fn handle_timeout(&mut self, now: Millis) {
-        let before = self.recovering.len();
-        self.recovering.retain(|_, until| *until > now);
-        if self.recovering.len() != before {
+        if self.grace.expire(now) {
             self.dirty = true;
         }
     }
@@ -267,34 +263,42 @@ impl AlertBook {
         let Some(node) = subject.node() else {
             return false;
         };
-        if self.silenced_nodes.contains(node) {
+        if self.silenced_nodes.contains(node) || self.grace.holds(subject) {
             return true;
         }
         subject.region().is_some_and(|region| {
-            // Only nodes still down are what a region's staggered return looks like; a
-            // node that degrades or relapses after it came back is news.
-            (matches!(subject, AlertSubject::NodeDown { .. })
-                && self.recovering.contains_key(region))
-                || self.is_firing(&AlertSubject::RegionDown {
-                    region: region.clone(),
-                })
+            self.is_firing(&AlertSubject::RegionDown {
+                region: region.clone(),
+            })
         })
     }
 
-    /// Starts the grace of every region whose sent alert is about to resolve.
-    fn start_recovery_graces(&mut self, now: Millis) {
-        if self.region_recovery_grace == 0 {
-            return;
-        }
-        let until = now.plus_ms(self.region_recovery_grace);
-        for (subject, entry) in &self.entries {
-            if let AlertSubject::RegionDown { region } = subject
-                && entry.notified
-                && !entry.firing
-            {
-                self.recovering.insert(region.clone(), until);
-            }
-        }
+    /// Holds back the down alerts of the nodes of every region whose sent alert is about
+    /// to resolve that are still firing unsent, and lets go of held ones that cleared.
+    fn update_recovery_graces(&mut self, now: Millis) {
+        let recovered: Vec<&RegionId> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.notified && !e.firing)
+            .filter_map(|(subject, _)| match subject {
+                AlertSubject::RegionDown { region } => Some(region),
+                _ => None,
+            })
+            .collect();
+        let still_down: Vec<AlertSubject> = self
+            .entries
+            .iter()
+            .filter(|(subject, e)| {
+                e.firing
+                    && !e.notified
+                    && matches!(subject, AlertSubject::NodeDown { region, .. } if recovered.contains(&region))
+            })
+            .map(|(subject, _)| subject.clone())
+            .collect();
+        self.grace.hold(now, still_down);
+        let entries = &self.entries;
+        self.grace
+            .release_cleared(|subject| entries.get(subject).is_some_and(|e| e.firing));
     }
 
     /// Turns every change of what should be notified into a notice, in key order.
@@ -303,7 +307,7 @@ impl AlertBook {
             return;
         }
         self.dirty = false;
-        self.start_recovery_graces(now);
+        self.update_recovery_graces(now);
         let wanted: Vec<(AlertSubject, bool)> = self
             .entries
             .iter()
@@ -492,6 +496,58 @@ mod tests {
             drain(&mut book, 30_010),
             [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())],
             "still down when the grace ends: sent"
+        );
+    }
+
+    #[test]
+    fn a_node_back_that_falls_again_within_the_grace_is_paged_at_once() {
+        let mut book = AlertBook::with_region_recovery_grace(30_000);
+        let region = AlertSubject::RegionDown {
+            region: "eu".into(),
+        };
+        book.fire(Millis(1), region.clone(), Severity::Critical, "eu".into());
+        book.fire(
+            Millis(1),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        book.fire(
+            Millis(1),
+            node_down("eu-2"),
+            Severity::Critical,
+            "down".into(),
+        );
+        drain(&mut book, 1);
+        // eu-1 comes back and resolves the region; eu-2 is held.
+        book.clear(&node_down("eu-1"));
+        book.clear(&region);
+        drain(&mut book, 10);
+        assert_eq!(book.poll_timeout(), Some(Millis(30_010)));
+        // eu-1 falls again: a new outage, not the region's return.
+        book.fire(
+            Millis(5_000),
+            node_down("eu-1"),
+            Severity::Critical,
+            "down".into(),
+        );
+        assert_eq!(
+            drain(&mut book, 5_000),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())]
+        );
+        // eu-2 comes back within the grace and falls again: also news.
+        book.clear(&node_down("eu-2"));
+        drain(&mut book, 6_000);
+        assert_eq!(book.poll_timeout(), None, "nothing held any more");
+        book.fire(
+            Millis(7_000),
+            node_down("eu-2"),
+            Severity::Critical,
+            "down".into(),
+        );
+        assert_eq!(
+            drain(&mut book, 7_000),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-2".to_owned())]
         );
     }
 

@@ -186,10 +186,11 @@ impl Default for ShardConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
-    /// After a region-down alert resolves, down alerts about that region's nodes are
-    /// held back this long and sent only if still firing at its end. A region's nodes come
-    /// back a few probes apart, so the first one back resolves the region alert while
-    /// the others would each page and resolve within a second. 0 sends them at once.
+    /// After a region-down alert resolves, the down alerts it inhibited for nodes still
+    /// down are held back this long and sent only if still firing at its end. A region's
+    /// nodes come back a few probes apart, so the first one back resolves the region
+    /// alert while the others would each page and resolve within a second. A node that
+    /// comes back and falls again is paged at once. 0 sends them as the region resolves.
     pub region_recovery_grace_ms: u64,
 }
 

@@ -633,3 +633,58 @@ fn a_guild_degraded_before_any_node_was_up_is_assigned_a_node_once_one_is_up() {
         "asking again re-placed a guild that already had a node"
     );
 }
+
+/// When each notice for `key` was issued, with its action.
+fn alert_log(h: &Harness, key: &str) -> Vec<(Millis, AlertAction)> {
+    h.log
+        .iter()
+        .filter_map(|(at, c)| match c {
+            Command::Alert(n) if n.dedup_key == key => Some((*at, n.action)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_node_still_down_when_its_region_recovers_is_paged_after_the_grace() {
+    let mut h = started(3, 100);
+    for node in ["apac-1", "apac-2", "apac-3"] {
+        h.kill(node);
+    }
+    h.run_for(5_000);
+    let region = alert_log(&h, "switchyard/region-down/apac");
+    assert_eq!(region.len(), 1, "{region:?}");
+    assert!(
+        alert_log(&h, "switchyard/node-down/apac-3").is_empty(),
+        "the last node down is inhibited by the region alert"
+    );
+
+    h.revive("apac-1");
+    h.revive("apac-2");
+    h.run_for(5_000);
+    let region = alert_log(&h, "switchyard/region-down/apac");
+    let (resolved_at, action) = *region.last().expect("logged");
+    assert_eq!(action, AlertAction::Resolve, "{region:?}");
+    let grace = h.controller.config().alerts.region_recovery_grace_ms;
+    assert_eq!(grace, 30_000, "the default");
+    assert!(
+        alert_log(&h, "switchyard/node-down/apac-3").is_empty(),
+        "held back during the grace"
+    );
+
+    // The core wakes itself at the grace's end (the harness steps by `poll_timeout`).
+    h.run_for(grace);
+    assert_eq!(
+        alert_log(&h, "switchyard/node-down/apac-3"),
+        [(resolved_at.plus_ms(grace), AlertAction::Trigger)],
+        "still down when the grace ends: paged once, then"
+    );
+    h.revive("apac-3");
+    h.run_for(5_000);
+    assert_eq!(
+        alert_log(&h, "switchyard/node-down/apac-3")
+            .last()
+            .map(|(_, a)| *a),
+        Some(AlertAction::Resolve)
+    );
+}
