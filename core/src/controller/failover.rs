@@ -5,7 +5,6 @@
 //! target; outcomes (or timeouts) complete, retry or degrade them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 use crate::command::{Command, DegradedReason, MoveOrder, MoveReason};
 use crate::health::NodeStatus;
@@ -14,7 +13,7 @@ use crate::ids::{GuildId, IncidentId, MoveId};
 use crate::time::Millis;
 use crate::topology::NodeIdx;
 
-use super::players::{Eligibility, Placement, Player};
+use super::players::{Eligibility, Placement, Player, player_mut};
 use super::{Controller, Sabotage};
 
 #[derive(Debug, Clone)]
@@ -191,9 +190,7 @@ impl Controller {
         let id = self.moves.allocate_id();
         // One lookup: the node table and the player map are disjoint fields.
         let nodes = &self.nodes;
-        let player = Arc::make_mut(&mut self.players)
-            .get_mut(&guild)
-            .expect("callers pass tracked guilds");
+        let player = player_mut(&mut self.players, &guild).expect("callers pass tracked guilds");
         let frozen_position_ms = (!source_alive(reason)).then(|| {
             let last = from.or(player.last_node);
             let alive = last.and_then(|n| nodes[n.0 as usize].health.last_alive_at());
@@ -253,9 +250,8 @@ impl Controller {
         }
         if let Some(from) = from {
             self.add_assigned(from, -1);
-            let player = Arc::make_mut(&mut self.players)
-                .get_mut(&guild)
-                .expect("callers pass tracked guilds");
+            let player =
+                player_mut(&mut self.players, &guild).expect("callers pass tracked guilds");
             player.last_node = Some(from);
             player.displaced_from = player.displaced_from.or(Some(from));
         }
@@ -338,8 +334,7 @@ impl Controller {
                     .get_mut(&id)
                     .expect("queued moves are in the book")
                     .to = to;
-                Arc::make_mut(&mut self.players)
-                    .get_mut(&guild)
+                player_mut(&mut self.players, &guild)
                     .expect("moving guilds are tracked")
                     .placement = Placement::Moving { id, to };
                 true
@@ -360,7 +355,7 @@ impl Controller {
         let Some(m) = self.moves.take(id) else {
             return; // Cancelled meanwhile, or already timed out: nothing to do.
         };
-        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&m.guild)
+        if let Some(player) = player_mut(&mut self.players, &m.guild)
             && matches!(player.placement, Placement::Moving { id: current, .. } if current == id)
         {
             player.placement = Placement::Serving(m.to);
@@ -411,7 +406,7 @@ impl Controller {
         };
         self.add_assigned(m.to, -1);
         self.history.tally(now, m.incident, Tally::FailedAttempt);
-        let Some(player) = Arc::make_mut(&mut self.players).get_mut(&m.guild) else {
+        let Some(player) = player_mut(&mut self.players, &m.guild) else {
             return;
         };
         player.attempts += 1;
@@ -491,9 +486,8 @@ impl Controller {
             match m.from {
                 Some(from) => {
                     self.add_assigned(from, 1);
-                    let player = Arc::make_mut(&mut self.players)
-                        .get_mut(&m.guild)
-                        .expect("moving guilds are tracked");
+                    let player =
+                        player_mut(&mut self.players, &m.guild).expect("moving guilds are tracked");
                     player.placement = Placement::Serving(from);
                 }
                 None => self.mark_degraded(now, m.guild, DegradedReason::ControllerIsolated),
@@ -515,8 +509,7 @@ impl Controller {
         self.add_assigned(m.to, -1);
         if let Some(from) = m.from {
             self.add_assigned(from, 1);
-            Arc::make_mut(&mut self.players)
-                .get_mut(&m.guild)
+            player_mut(&mut self.players, &m.guild)
                 .expect("moving guilds are tracked")
                 .placement = Placement::Serving(from);
         }

@@ -1,5 +1,6 @@
 //! Guilds that want playback: requests, position reports and placement.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -106,7 +107,7 @@ impl Controller {
         let (who, clamped) = self.eligibility_of(request)?;
         let (plan, home) = (who.plan, who.home);
         let pin = who.pinned.then_some(home);
-        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&request.guild) {
+        if let Some(player) = player_mut(&mut self.players, &request.guild) {
             player.plan = plan;
             player.home = home;
             player.pinned = pin.is_some();
@@ -151,9 +152,7 @@ impl Controller {
                 self.add_assigned(node, 1);
                 let node_id = self.node(node).id.clone();
                 let region = self.region_name(self.node(node).region).clone();
-                let player = Arc::make_mut(&mut self.players)
-                    .get_mut(&guild)
-                    .expect("inserted above");
+                let player = player_mut(&mut self.players, &guild).expect("inserted above");
                 player.placement = Placement::Serving(node);
                 player.last_node = Some(node);
                 self.commands.push_back(Command::AssignPlayer(Assignment {
@@ -179,8 +178,7 @@ impl Controller {
         }
         self.degraded.remove(&guild);
         self.derived_dirty = true;
-        Arc::make_mut(&mut self.players)
-            .get_mut(&guild)
+        player_mut(&mut self.players, &guild)
             .expect("callers pass tracked guilds")
             .attempts = 0;
         self.place_new(now, guild);
@@ -236,7 +234,11 @@ impl Controller {
 
     /// The guild no longer wants playback: forget it.
     pub fn handle_playback_stopped(&mut self, now: Millis, guild: GuildId) {
-        if let Some(player) = Arc::make_mut(&mut self.players).remove(&guild) {
+        let tracked = self.players.contains_key(&guild);
+        if let Some(player) = tracked
+            .then(|| Arc::make_mut(&mut self.players).remove(&guild))
+            .flatten()
+        {
             match player.placement {
                 Placement::Serving(node) => self.add_assigned(node, -1),
                 Placement::Moving { id, to } => {
@@ -262,7 +264,7 @@ impl Controller {
         playing: bool,
         track_length_ms: Option<u64>,
     ) {
-        if let Some(player) = Arc::make_mut(&mut self.players).get_mut(&guild) {
+        if let Some(player) = player_mut(&mut self.players, &guild) {
             player.position_ms = position_ms;
             player.position_at = now;
             player.playing = playing;
@@ -373,9 +375,7 @@ impl Controller {
                 cause
             }
         };
-        let player = Arc::make_mut(&mut self.players)
-            .get_mut(&guild)
-            .expect("callers pass tracked guilds");
+        let player = player_mut(&mut self.players, &guild).expect("callers pass tracked guilds");
         let newly = self.degraded.insert(guild);
         self.derived_dirty = true;
         let changed = !matches!(&player.placement, Placement::Degraded(r) if *r == reason);
@@ -411,8 +411,7 @@ impl Controller {
             let incident =
                 *incident.get_or_insert_with(|| self.history.open(now, FailoverTrigger::Recovery));
             self.degraded.remove(&guild);
-            Arc::make_mut(&mut self.players)
-                .get_mut(&guild)
+            player_mut(&mut self.players, &guild)
                 .expect("degraded guilds are tracked")
                 .attempts = 0;
             self.plan_move(now, guild, None, MoveReason::Recovery, incident);
@@ -467,4 +466,17 @@ impl Controller {
             }
         }
     }
+}
+
+/// The tracked guild's player, for a change. The table is shared copy-on-write with the
+/// views published from it, so it is copied (at most once per view) only when the guild
+/// is there: an input about an unknown guild costs no copy.
+pub(super) fn player_mut<'a>(
+    players: &'a mut Arc<BTreeMap<GuildId, Player>>,
+    guild: &GuildId,
+) -> Option<&'a mut Player> {
+    if !players.contains_key(guild) {
+        return None;
+    }
+    Arc::make_mut(players).get_mut(guild)
 }

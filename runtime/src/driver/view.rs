@@ -1,9 +1,10 @@
 //! The read-only copy of the core that the status API, the metrics and the simulation's
 //! observers read.
 //!
-//! A copy is a clone of the core. Its player table is shared copy-on-write, so a copy
-//! costs a deep copy of every tracked player only when a player changed since the last
-//! one; the rest (nodes, moves, alerts, shards) is copied each time. So it is not made
+//! A copy is a clone of the core. Its player table is shared copy-on-write: the copy
+//! itself shares it, and the core pays one copy of the table at its first change to a
+//! player after a view was published; the rest (nodes, moves, alerts, shards) is copied
+//! each time. So it is not made
 //! on every turn of the loop: while only probe results, polls and timers change the core
 //! it is refreshed at most every [`VIEW_REFRESH_PERIOD`], and always within that period
 //! of the last change. An input (an API call, an operator action) or a decision the core
