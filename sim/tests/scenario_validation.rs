@@ -475,6 +475,14 @@ const CASES: &[Case] = &[
         )
     },
     case(
+        "discord cut from something other than nodes",
+        "b = [\"region:eu\"]",
+        "b = [\"discord\"]",
+        "[\"controller\"]",
+        "faults[1].a",
+        "\"discord\" can only be cut from nodes (only they send it audio), not from \"controller\"",
+    ),
+    case(
         "fault start off the tick",
         "at = \"1m\"",
         "at = \"60005ms\"",

@@ -2,27 +2,26 @@
 //! turmoil's axum example does.
 //!
 //! Connections are kept alive and reused, as the daemon's reqwest client does in
-//! production (idle ones are closed after 90 s, reqwest's default): a probe or a REST
-//! call to a node reuses the connection of the last one. A connection the peer closed
-//! (a killed node's sockets are gone) is dropped from the pool, and a request that could
-//! not be written on a reused connection is retried on a new one, as in production.
+//! production: a probe or a REST call to a node reuses the connection of the last one.
+//! A connection the peer closed (a killed node's sockets are gone) is dropped from the
+//! pool, and a request that could not be written on a reused connection is retried on a
+//! new one, as in production. Unlike reqwest, idle connections are not closed after 90 s:
+//! hyper-util's idle reaper walks a randomly ordered map, so two connections expiring in
+//! one sweep would close in a different order each run, and the simulation must be
+//! deterministic. An idle connection is checked when it is next taken instead.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use switchyard_runtime::ports::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-/// How long an idle pooled connection is kept (reqwest's default).
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type Dial = tower::util::BoxCloneSyncService<Uri, TokioIo<SimStream>, io::Error>;
 
@@ -51,8 +50,7 @@ impl TurmoilHttpClient {
             Ok(TokioIo::new(SimStream(stream)))
         });
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(None)
             .build(tower::util::BoxCloneSyncService::new(dial));
         Self { client }
     }
@@ -112,7 +110,7 @@ impl TurmoilHttpClient {
 /// A simulated TCP stream the pool can hold (hyper-util asks its connections to
 /// describe themselves; there is nothing to say beyond a plain connection).
 #[derive(Debug)]
-pub struct SimStream(turmoil::net::TcpStream);
+struct SimStream(turmoil::net::TcpStream);
 
 impl Connection for SimStream {
     fn connected(&self) -> Connected {

@@ -339,7 +339,8 @@ impl FaultKind {
     }
 }
 
-/// A host of the simulated world, as partitions and link faults name it.
+/// A host of the simulated world, as partitions and link faults name it (Discord's
+/// voice servers are named but not simulated: see `world::discord`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Host {
     /// A Lavalink node.
@@ -350,14 +351,14 @@ pub enum Host {
     Redis,
     /// The alert webhook sink.
     Webhook,
-    /// Discord: the gateway and voice servers.
+    /// Discord's voice servers, which nodes send audio to.
     Discord,
     /// A bot process: an owner (`bot-0`) or a hot spare (`spare-eu-0`).
     Bot(ProcessId),
 }
 
 impl fmt::Display for Host {
-    /// The host's name in the simulated world.
+    /// The host's name, as scenario files and the simulated world write it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Node(node) => write!(f, "{node}"),

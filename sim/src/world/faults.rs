@@ -202,6 +202,10 @@ impl Injector {
             }
             Action::NodeUp { node } => {
                 let holds = self.node_holds.entry(node.to_string()).or_insert(0);
+                debug_assert!(
+                    *holds > 0,
+                    "{node} comes up without a fault holding it down"
+                );
                 *holds = holds.saturating_sub(1);
                 if *holds == 0 {
                     sim.bounce(node.as_str());

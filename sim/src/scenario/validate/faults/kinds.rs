@@ -9,7 +9,7 @@ use super::super::hosts::{Joined, World};
 use super::super::{Known, RunTime};
 use super::{FRAME_DEFICIT_MAX, FaultCheck, Length};
 use crate::scenario::duration::format_ms;
-use crate::scenario::model::{FaultKind, WebhookFailure};
+use crate::scenario::model::{FaultKind, Host, WebhookFailure};
 use crate::scenario::raw::{RawFault, RawFaultKind, RawWebhookStatus};
 
 impl FaultCheck<'_, '_> {
@@ -109,6 +109,23 @@ impl FaultCheck<'_, '_> {
         }
         if b_names.is_empty() {
             self.add("b", "must name at least one host");
+        }
+        // Only nodes send audio to Discord's voice servers; nothing else talks to them,
+        // so cutting anything else from them would silently do nothing.
+        for (side, discord_side, other) in [("b", &a, &b), ("a", &b, &a)] {
+            let stray = other.iter().find(|host| !matches!(host, Host::Node(_)));
+            if discord_side.contains(&Host::Discord)
+                && let Some(stray) = stray
+            {
+                self.add(
+                    side,
+                    format!(
+                        "\"discord\" can only be cut from nodes (only they send it audio), \
+                         not from {:?}",
+                        stray.to_string()
+                    ),
+                );
+            }
         }
         Some(FaultKind::Partition {
             a,
