@@ -363,6 +363,28 @@ mod tests {
         }
     }
 
+    fn eu_down() -> AlertSubject {
+        AlertSubject::RegionDown {
+            region: "eu".into(),
+        }
+    }
+
+    fn fire_at(book: &mut AlertBook, at: u64, subject: AlertSubject) {
+        book.fire(Millis(at), subject, Severity::Critical, "down".into());
+    }
+
+    /// A book with a 30 s recovery grace, region eu down and `nodes` down with it, all
+    /// reconciled at 1 ms.
+    fn eu_down_with(nodes: &[&str]) -> AlertBook {
+        let mut book = AlertBook::with_region_recovery_grace(30_000);
+        fire_at(&mut book, 1, eu_down());
+        for node in nodes {
+            fire_at(&mut book, 1, node_down(node));
+        }
+        drain(&mut book, 1);
+        book
+    }
+
     fn drain(book: &mut AlertBook, now: u64) -> Vec<(AlertAction, String)> {
         let mut out = Vec::new();
         book.reconcile(Millis(now), &mut |n| out.push((n.action, n.dedup_key)));
@@ -372,18 +394,8 @@ mod tests {
     #[test]
     fn trigger_then_resolve_once_each() {
         let mut book = AlertBook::default();
-        book.fire(
-            Millis(1),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
-        book.fire(
-            Millis(2),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
+        fire_at(&mut book, 1, node_down("eu-1"));
+        fire_at(&mut book, 2, node_down("eu-1"));
         assert_eq!(
             drain(&mut book, 2),
             [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())]
@@ -400,39 +412,17 @@ mod tests {
     #[test]
     fn region_alert_inhibits_its_node_alerts() {
         let mut book = AlertBook::default();
-        let region = AlertSubject::RegionDown {
-            region: "eu".into(),
-        };
-        book.fire(
-            Millis(1),
-            region.clone(),
-            Severity::Critical,
-            "eu down".into(),
-        );
-        book.fire(
-            Millis(1),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
+        let region = eu_down();
+        fire_at(&mut book, 1, region.clone());
+        fire_at(&mut book, 1, node_down("eu-1"));
         assert_eq!(
             drain(&mut book, 1),
             [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
         );
         // A node alert already sent is not resolved by the inhibition.
-        book.fire(
-            Millis(1),
-            node_down("eu-2"),
-            Severity::Critical,
-            "down".into(),
-        );
+        fire_at(&mut book, 1, node_down("eu-2"));
         book.clear(&region);
-        book.fire(
-            Millis(1),
-            region.clone(),
-            Severity::Critical,
-            "eu down".into(),
-        );
+        fire_at(&mut book, 1, region.clone());
         assert!(drain(&mut book, 1).is_empty());
         book.clear(&node_down("eu-2"));
         drain(&mut book, 1);
@@ -449,17 +439,8 @@ mod tests {
 
     #[test]
     fn a_recovered_region_holds_its_node_alerts_back_for_the_grace() {
-        let mut book = AlertBook::with_region_recovery_grace(30_000);
-        let region = AlertSubject::RegionDown {
-            region: "eu".into(),
-        };
-        let fire = |book: &mut AlertBook, at: u64, subject: AlertSubject| {
-            book.fire(Millis(at), subject, Severity::Critical, "down".into());
-        };
-        fire(&mut book, 1, region.clone());
-        fire(&mut book, 1, node_down("eu-1"));
-        fire(&mut book, 1, node_down("eu-2"));
-        drain(&mut book, 1);
+        let mut book = eu_down_with(&["eu-1", "eu-2"]);
+        let region = eu_down();
         assert_eq!(
             book.poll_timeout(),
             None,
@@ -482,7 +463,7 @@ mod tests {
             node: "eu-3".into(),
             region: "eu".into(),
         };
-        fire(&mut book, 1_000, slow.clone());
+        fire_at(&mut book, 1_000, slow.clone());
         assert_eq!(
             drain(&mut book, 1_000),
             [(AlertAction::Trigger, slow.dedup_key())]
@@ -501,36 +482,15 @@ mod tests {
 
     #[test]
     fn a_node_back_that_falls_again_within_the_grace_is_paged_at_once() {
-        let mut book = AlertBook::with_region_recovery_grace(30_000);
-        let region = AlertSubject::RegionDown {
-            region: "eu".into(),
-        };
-        book.fire(Millis(1), region.clone(), Severity::Critical, "eu".into());
-        book.fire(
-            Millis(1),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
-        book.fire(
-            Millis(1),
-            node_down("eu-2"),
-            Severity::Critical,
-            "down".into(),
-        );
-        drain(&mut book, 1);
+        let mut book = eu_down_with(&["eu-1", "eu-2"]);
+        let region = eu_down();
         // eu-1 comes back and resolves the region; eu-2 is held.
         book.clear(&node_down("eu-1"));
         book.clear(&region);
         drain(&mut book, 10);
         assert_eq!(book.poll_timeout(), Some(Millis(30_010)));
         // eu-1 falls again: a new outage, not the region's return.
-        book.fire(
-            Millis(5_000),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
+        fire_at(&mut book, 5_000, node_down("eu-1"));
         assert_eq!(
             drain(&mut book, 5_000),
             [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())]
@@ -539,12 +499,7 @@ mod tests {
         book.clear(&node_down("eu-2"));
         drain(&mut book, 6_000);
         assert_eq!(book.poll_timeout(), None, "nothing held any more");
-        book.fire(
-            Millis(7_000),
-            node_down("eu-2"),
-            Severity::Critical,
-            "down".into(),
-        );
+        fire_at(&mut book, 7_000, node_down("eu-2"));
         assert_eq!(
             drain(&mut book, 7_000),
             [(AlertAction::Trigger, "switchyard/node-down/eu-2".to_owned())]
@@ -553,21 +508,11 @@ mod tests {
 
     #[test]
     fn a_region_down_again_within_its_grace_keeps_inhibiting() {
-        let mut book = AlertBook::with_region_recovery_grace(30_000);
-        let region = AlertSubject::RegionDown {
-            region: "eu".into(),
-        };
-        book.fire(Millis(1), region.clone(), Severity::Critical, "eu".into());
-        book.fire(
-            Millis(1),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
-        drain(&mut book, 1);
+        let mut book = eu_down_with(&["eu-1"]);
+        let region = eu_down();
         book.clear(&region);
         drain(&mut book, 10);
-        book.fire(Millis(20), region.clone(), Severity::Critical, "eu".into());
+        fire_at(&mut book, 20, region.clone());
         assert_eq!(
             drain(&mut book, 20),
             [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
@@ -587,12 +532,7 @@ mod tests {
     fn silenced_nodes_raise_nothing() {
         let mut book = AlertBook::default();
         book.set_silenced(&"eu-1".into(), true);
-        book.fire(
-            Millis(1),
-            node_down("eu-1"),
-            Severity::Critical,
-            "down".into(),
-        );
+        fire_at(&mut book, 1, node_down("eu-1"));
         assert!(drain(&mut book, 1).is_empty());
         book.set_silenced(&"eu-1".into(), false);
         assert_eq!(drain(&mut book, 2).len(), 1);
