@@ -53,6 +53,15 @@ async fn start_bot(config: BotConfig, redis: &Redis) -> Bot {
     Bot { handle, task }
 }
 
+/// The common world: node eu-1, Redis, the controller, and bot-a owning shard 0.
+async fn one_node_world() -> (Node, Redis, Controller, Bot) {
+    let eu1 = Node::start("eu-1").await;
+    let redis = Redis::start().await;
+    let controller = Controller::start(redis.store.clone()).await;
+    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    (eu1, redis, controller, bot)
+}
+
 fn request(guild: GuildId, tracks: Vec<String>) -> PlayRequest {
     let mut request = PlayRequest::new(guild, PlanId::new("growth"), tracks, "4242".into());
     request.region = Some(RegionId::new("eu"));
@@ -220,10 +229,7 @@ async fn a_player_is_created_where_placement_says_and_its_snapshot_kept_fresh() 
 
 #[tokio::test]
 async fn a_position_that_strays_from_the_snapshot_is_written_at_once() {
-    let eu1 = Node::start("eu-1").await;
-    let redis = Redis::start().await;
-    let controller = Controller::start(redis.store.clone()).await;
-    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let (eu1, redis, controller, bot) = one_node_world().await;
     let guild = guild_in(0, 1);
     controller.place(guild, &eu1.name);
     bot.handle
@@ -299,10 +305,7 @@ async fn placement_falls_back_to_the_routing_table_when_the_controller_is_away()
 
 #[tokio::test]
 async fn a_degraded_guild_asks_again_until_it_gets_a_node() {
-    let eu1 = Node::start("eu-1").await;
-    let redis = Redis::start().await;
-    let controller = Controller::start(redis.store.clone()).await;
-    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let (eu1, redis, controller, bot) = one_node_world().await;
     let guild = guild_in(0, 1);
 
     let outcome = bot
@@ -336,10 +339,7 @@ async fn a_degraded_guild_asks_again_until_it_gets_a_node() {
 
 #[tokio::test]
 async fn a_lost_session_recreates_its_players_when_the_node_answers_again() {
-    let eu1 = Node::start("eu-1").await;
-    let redis = Redis::start().await;
-    let controller = Controller::start(redis.store.clone()).await;
-    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let (eu1, redis, controller, bot) = one_node_world().await;
     let guild = guild_in(0, 1);
     controller.place(guild, &eu1.name);
     bot.handle
@@ -492,10 +492,7 @@ async fn a_move_announcement_is_followed_and_the_old_player_deleted() {
 
 #[tokio::test]
 async fn stopping_deletes_the_player_and_snapshot_and_tells_the_controller() {
-    let eu1 = Node::start("eu-1").await;
-    let redis = Redis::start().await;
-    let controller = Controller::start(redis.store.clone()).await;
-    let bot = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let (eu1, redis, controller, bot) = one_node_world().await;
     let guild = guild_in(0, 1);
     controller.place(guild, &eu1.name);
     let identifier = "https://emulator.invalid/t.mp3?length_ms=1000".to_owned();
@@ -609,10 +606,7 @@ async fn a_fenced_heartbeat_stops_the_bot_acting_for_the_shard() {
 
 #[tokio::test]
 async fn a_spare_adopts_a_shard_its_lease_names_and_repatches_voice() {
-    let eu1 = Node::start("eu-1").await;
-    let redis = Redis::start().await;
-    let controller = Controller::start(redis.store.clone()).await;
-    let owner = start_bot(bot_config("bot-a", &[&eu1], &controller.url, &[0]), &redis).await;
+    let (eu1, redis, controller, owner) = one_node_world().await;
     let mut spare_config = bot_config("bot-b", &[&eu1], &controller.url, &[]);
     spare_config.spare = Some(SpareConfig {
         region: Some(RegionId::new("eu")),

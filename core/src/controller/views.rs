@@ -93,6 +93,11 @@ impl Controller {
             .map(|(guild, p)| self.player_view(*guild, p))
     }
 
+    /// Every tracked guild's id, in order (without building each player's view).
+    pub fn guilds(&self) -> impl Iterator<Item = GuildId> + '_ {
+        self.players.keys().copied()
+    }
+
     /// How many guilds are tracked.
     pub fn player_count(&self) -> usize {
         self.players.len()

@@ -265,7 +265,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             leadership.set_acting(None);
         }
         let now = self.now();
-        let guilds: Vec<GuildId> = self.core.players().map(|p| p.guild).collect();
+        let guilds: Vec<GuildId> = self.core.guilds().collect();
         for guild in guilds {
             self.core.handle_playback_stopped(now, guild);
         }

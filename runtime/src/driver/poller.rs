@@ -35,7 +35,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             return;
         }
         self.poll_in_flight = true;
-        let known: BTreeSet<GuildId> = self.core.players().map(|p| p.guild).collect();
+        let known: BTreeSet<GuildId> = self.core.guilds().collect();
         let incremental_from = self
             .snapshot_feed
             .next_read(Instant::now(), self.settings.snapshot_full_read_interval);
