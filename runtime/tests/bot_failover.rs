@@ -280,12 +280,13 @@ async fn a_hot_spare_takes_over_a_stalled_shard() {
     }
 
     owner.resume();
-    eventually("the old owner fenced", async || {
+    // Fenced, then its players dropped one by one: wait for both.
+    eventually("the old owner fenced, its players dropped", async || {
         let status = owner.state().shard(ShardId(0))?.status;
-        matches!(status, ShardStatus::Fenced { .. }).then_some(())
+        (matches!(status, ShardStatus::Fenced { .. }) && owner.state().player_nodes().is_empty())
+            .then_some(())
     })
     .await;
-    assert!(owner.state().player_nodes().is_empty());
     tokio::time::sleep(Duration::from_millis(500)).await;
     for (guild, node) in &placed {
         assert_eq!(

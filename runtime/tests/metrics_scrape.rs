@@ -225,8 +225,13 @@ async fn probes_nodes_and_moves_show_in_the_scrape_with_their_types_and_labels()
             .unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(family.kind, kind, "{name}");
     }
-    let up = [("node", "eu-1"), ("region", "eu"), ("status", "up")];
-    assert_eq!(scraped.value("switchyard_node_status", &up), Some(1.0));
+    // Available is up or degraded: one probe slower than the warning level on a loaded
+    // machine makes a node degraded.
+    let status_is = |status| {
+        let labels = [("node", "eu-1"), ("region", "eu"), ("status", status)];
+        scraped.value("switchyard_node_status", &labels) == Some(1.0)
+    };
+    assert!(status_is("up") || status_is("degraded"), "{scraped:#?}");
     let statuses = scraped.matching("switchyard_node_status", &node("eu-1"));
     assert_eq!(statuses.len(), 5, "one series per status");
     assert_eq!(statuses.iter().map(|s| s.value).sum::<f64>(), 1.0);
@@ -385,13 +390,14 @@ async fn a_redis_outage_and_an_overflowing_outbox_are_counted() {
     assert_eq!(scraped.value("switchyard_store_available", &[]), Some(1.0));
 
     world.redis.kill();
-    let scraped = world
-        .scrape_until("the store unavailable", |s| {
+    // Health keys keep being published; they wait in the writer (the gauge reads 0
+    // while a retry has the batch in hand, so one scrape may miss them).
+    world
+        .scrape_until("the store unavailable, writes owed", |s| {
             s.value("switchyard_store_available", &[]) == Some(0.0)
+                && s.value("switchyard_store_owed_writes", &[]) >= Some(1.0)
         })
         .await;
-    // Health keys keep being published; they wait in the writer.
-    assert!(scraped.value("switchyard_store_owed_writes", &[]) >= Some(1.0));
     world.redis.restart();
     world
         .scrape_until("the store back and caught up", |s| {

@@ -329,7 +329,9 @@ async fn resuming_within_the_timeout_replays_queued_events_then_player_updates()
         json!({"resuming": true, "timeout": 5}),
     )
     .await;
-    let track = node.encoded(&short_track(300)).await;
+    // Long enough that the socket is surely closed before it ends (its end is what must
+    // be queued), short enough to end while the session is away.
+    let track = node.encoded(&short_track(1_500)).await;
     node.patch(
         &format!("/v4/sessions/{session}/players/1"),
         json!({"voice": voice(), "track": {"encoded": track}}),
@@ -352,7 +354,7 @@ async fn resuming_within_the_timeout_replays_queued_events_then_player_updates()
     // Away: REST does not see the session, audio keeps playing to the end.
     let away = node.get(&format!("/v4/sessions/{session}/players")).await;
     assert_eq!(away.status, 404);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
 
     let mut resumed = node.ws(&[("Session-Id", &session)]).await;
     assert_eq!(
