@@ -4,16 +4,19 @@
 //! be *notified* into trigger/resolve notices, each under a stable dedup key. A firing
 //! region alert inhibits alerts about that region's nodes (Alertmanager's
 //! `inhibit_rules`): new ones are not sent while the region alert stands (one already
-//! sent stays open until its condition ends). When the region alert resolves, the down
-//! alerts it held back are held a while longer (`controller.alerts.region_recovery_grace_ms`,
-//! see [`recovery_grace`]) and sent only if still firing at the end.
+//! sent stays open until its condition ends). Two holds (see [`holds`]) keep a region
+//! outage to one page: a node-down alert waits `controller.alerts.node_down_group_wait_ms`
+//! before it is sent, so the region alert that follows can inhibit it; and when the
+//! region alert resolves, the down alerts it held back are held a while longer
+//! (`controller.alerts.region_recovery_grace_ms`) and sent only if still firing then.
 
-mod recovery_grace;
+mod holds;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::AlertConfig;
 use crate::ids::{NodeId, RegionId, ShardId};
 use crate::time::Millis;
 
@@ -184,29 +187,36 @@ pub(crate) struct AlertBook {
     entries: BTreeMap<AlertSubject, Entry>,
     /// Nodes whose alerts are silenced (maintenance windows).
     silenced_nodes: Vec<NodeId>,
+    /// New node-down alerts, waiting to see whether their region's alert follows.
+    group_wait: holds::Holds,
     /// Down alerts of a recovered region's nodes, held back a while longer.
-    grace: recovery_grace::RecoveryGrace,
+    recovery_grace: holds::Holds,
     /// Whether anything changed since the last reconcile.
     dirty: bool,
 }
 
 impl AlertBook {
-    /// A book that holds a recovered region's still-down node alerts for `grace_ms`.
-    pub(crate) fn with_region_recovery_grace(grace_ms: u64) -> Self {
+    /// A book holding node-down alerts as `config` says (a default book holds nothing).
+    pub(crate) fn new(config: &AlertConfig) -> Self {
         Self {
-            grace: recovery_grace::RecoveryGrace::new(grace_ms),
+            group_wait: holds::Holds::new(config.node_down_group_wait_ms),
+            recovery_grace: holds::Holds::new(config.region_recovery_grace_ms),
             ..Self::default()
         }
     }
 
-    /// When the earliest hold of a recovered region's node alert ends, if one is held.
+    /// When the earliest hold ends, if an alert is held.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
-        self.grace.next_end()
+        [self.group_wait.next_end(), self.recovery_grace.next_end()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Ends the holds due at `now`, so the next reconcile sends what they held back.
     pub(crate) fn handle_timeout(&mut self, now: Millis) {
-        if self.grace.expire(now) {
+        // Both holds must expire: no short-circuit.
+        if self.group_wait.expire(now) | self.recovery_grace.expire(now) {
             self.dirty = true;
         }
     }
@@ -219,7 +229,8 @@ impl AlertBook {
         severity: Severity,
         summary: String,
     ) {
-        let entry = self.entries.entry(subject).or_insert(Entry {
+        let node_down = matches!(subject, AlertSubject::NodeDown { .. });
+        let entry = self.entries.entry(subject.clone()).or_insert(Entry {
             severity,
             summary: String::new(),
             since: now,
@@ -228,6 +239,9 @@ impl AlertBook {
         });
         if !entry.firing {
             entry.since = now;
+            if node_down && !entry.notified {
+                self.group_wait.hold(now, [subject]);
+            }
         }
         if !entry.firing || entry.severity != severity || entry.summary != summary {
             self.dirty = true;
@@ -263,7 +277,10 @@ impl AlertBook {
         let Some(node) = subject.node() else {
             return false;
         };
-        if self.silenced_nodes.contains(node) || self.grace.holds(subject) {
+        if self.silenced_nodes.contains(node)
+            || self.group_wait.holds(subject)
+            || self.recovery_grace.holds(subject)
+        {
             return true;
         }
         subject.region().is_some_and(|region| {
@@ -275,7 +292,7 @@ impl AlertBook {
 
     /// Holds back the down alerts of the nodes of every region whose sent alert is about
     /// to resolve that are still firing unsent, and lets go of held ones that cleared.
-    fn update_recovery_graces(&mut self, now: Millis) {
+    fn update_holds(&mut self, now: Millis) {
         let recovered: Vec<&RegionId> = self
             .entries
             .iter()
@@ -295,10 +312,11 @@ impl AlertBook {
             })
             .map(|(subject, _)| subject.clone())
             .collect();
-        self.grace.hold(now, still_down);
+        self.recovery_grace.hold(now, still_down);
         let entries = &self.entries;
-        self.grace
-            .release_cleared(|subject| entries.get(subject).is_some_and(|e| e.firing));
+        let is_firing = |subject: &AlertSubject| entries.get(subject).is_some_and(|e| e.firing);
+        self.recovery_grace.release_cleared(is_firing);
+        self.group_wait.release_cleared(is_firing);
     }
 
     /// Turns every change of what should be notified into a notice, in key order.
@@ -307,7 +325,7 @@ impl AlertBook {
             return;
         }
         self.dirty = false;
-        self.update_recovery_graces(now);
+        self.update_holds(now);
         let wanted: Vec<(AlertSubject, bool)> = self
             .entries
             .iter()
@@ -376,7 +394,10 @@ mod tests {
     /// A book with a 30 s recovery grace, region eu down and `nodes` down with it, all
     /// reconciled at 1 ms.
     fn eu_down_with(nodes: &[&str]) -> AlertBook {
-        let mut book = AlertBook::with_region_recovery_grace(30_000);
+        let mut book = AlertBook::new(&AlertConfig {
+            region_recovery_grace_ms: 30_000,
+            node_down_group_wait_ms: 0,
+        });
         fire_at(&mut book, 1, eu_down());
         for node in nodes {
             fire_at(&mut book, 1, node_down(node));
@@ -526,6 +547,83 @@ mod tests {
         book.clear(&region);
         drain(&mut book, 40_000);
         assert_eq!(book.poll_timeout(), Some(Millis(70_000)));
+    }
+
+    /// A book with a 5 s node-down group wait and no recovery grace.
+    fn waiting_book() -> AlertBook {
+        AlertBook::new(&AlertConfig {
+            region_recovery_grace_ms: 0,
+            node_down_group_wait_ms: 5_000,
+        })
+    }
+
+    #[test]
+    fn a_node_down_alert_waits_for_the_group_wait_then_is_sent() {
+        let mut book = waiting_book();
+        fire_at(&mut book, 100, node_down("eu-1"));
+        assert!(drain(&mut book, 100).is_empty(), "waiting");
+        assert_eq!(book.poll_timeout(), Some(Millis(5_100)));
+        // Other node alerts are news at once: only a region going down is waited for.
+        let slow = AlertSubject::NodeDegraded {
+            node: "eu-2".into(),
+            region: "eu".into(),
+        };
+        fire_at(&mut book, 200, slow.clone());
+        assert_eq!(
+            drain(&mut book, 200),
+            [(AlertAction::Trigger, slow.dedup_key())]
+        );
+        book.handle_timeout(Millis(5_099));
+        assert!(drain(&mut book, 5_099).is_empty(), "not yet");
+        book.handle_timeout(Millis(5_100));
+        assert_eq!(book.poll_timeout(), None);
+        assert_eq!(
+            drain(&mut book, 5_100),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())]
+        );
+        // Still firing, it is not sent twice; its resolve is not held.
+        fire_at(&mut book, 6_000, node_down("eu-1"));
+        assert!(drain(&mut book, 6_000).is_empty());
+        book.clear(&node_down("eu-1"));
+        assert_eq!(
+            drain(&mut book, 7_000),
+            [(AlertAction::Resolve, "switchyard/node-down/eu-1".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_region_going_down_within_the_group_wait_pages_once_for_all_its_nodes() {
+        let mut book = waiting_book();
+        fire_at(&mut book, 100, node_down("eu-1"));
+        drain(&mut book, 100);
+        fire_at(&mut book, 160, node_down("eu-2"));
+        drain(&mut book, 160);
+        fire_at(&mut book, 300, node_down("eu-3"));
+        fire_at(&mut book, 300, eu_down());
+        assert_eq!(
+            drain(&mut book, 300),
+            [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
+        );
+        book.handle_timeout(Millis(5_300));
+        assert_eq!(book.poll_timeout(), None, "every wait is over");
+        assert!(
+            drain(&mut book, 5_300).is_empty(),
+            "the region alert inhibits its nodes' alerts once their wait is over"
+        );
+    }
+
+    #[test]
+    fn a_node_back_within_the_group_wait_is_never_paged() {
+        let mut book = waiting_book();
+        fire_at(&mut book, 100, node_down("eu-1"));
+        drain(&mut book, 100);
+        book.clear(&node_down("eu-1"));
+        assert!(drain(&mut book, 2_000).is_empty());
+        assert_eq!(book.poll_timeout(), None, "the hold is let go");
+        // Down again: a wait of its own, from its new start.
+        fire_at(&mut book, 3_000, node_down("eu-1"));
+        drain(&mut book, 3_000);
+        assert_eq!(book.poll_timeout(), Some(Millis(8_000)));
     }
 
     #[test]

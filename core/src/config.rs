@@ -192,12 +192,19 @@ pub struct AlertConfig {
     /// alert while the others would each page and resolve within a second. A node that
     /// comes back and falls again is paged at once. 0 sends them as the region resolves.
     pub region_recovery_grace_ms: u64,
+    /// A node-down alert is sent only once it has fired this long, so that when a whole
+    /// region is going down (its nodes are found down a probe or two apart) the region's
+    /// alert, which inhibits its nodes' alerts, comes first: one page for the outage,
+    /// not one per node. Alertmanager's `group_wait` does the same. A node back within
+    /// it is never paged. 0 sends node-down alerts at once.
+    pub node_down_group_wait_ms: u64,
 }
 
 impl Default for AlertConfig {
     fn default() -> Self {
         Self {
             region_recovery_grace_ms: 30_000,
+            node_down_group_wait_ms: 5_000,
         }
     }
 }

@@ -125,6 +125,10 @@ async fn a_killed_node_is_marked_down_alerted_failed_over_and_restored_gradually
     let entry = panel.iter().find(|n| n["name"] == victim).expect("listed");
     assert_eq!(entry["available"], false);
 
+    let now_playing = cluster.wait_playing_on(&moved, &[survivor]).await;
+    assert_resumed_in_place(&played, &now_playing);
+
+    // Paged once the node-down group wait is over (failover did not wait for it).
     let alert = eventually("a critical alert at the receiver", async || {
         cluster
             .receiver
@@ -132,12 +136,14 @@ async fn a_killed_node_is_marked_down_alerted_failed_over_and_restored_gradually
     })
     .await;
     assert_eq!(alert["severity"], "critical");
-
-    let now_playing = cluster.wait_playing_on(&moved, &[survivor]).await;
-    assert_resumed_in_place(&played, &now_playing);
+    // The route is written once the move's PATCH is answered, a moment after the
+    // player is heard.
     for guild in &moved {
-        let route = cluster.store.route(GuildId(*guild)).await.expect("redis");
-        assert_eq!(route, Some(NodeId::new(survivor)), "the route follows");
+        eventually("the route follows", async || {
+            let route = cluster.store.route(GuildId(*guild)).await.ok()?;
+            (route == Some(NodeId::new(survivor))).then_some(())
+        })
+        .await;
     }
 
     // The node returns: noticed, and its guilds go back in steps (half, then all).

@@ -1,40 +1,46 @@
-//! The grace after a region recovers.
+//! Alerts held back for a while before they may be sent.
 //!
-//! A region's nodes come back a few probes apart: the first one back resolves the
-//! region-down alert, and each node a probe behind would otherwise page and resolve
-//! within a second. So the node-down alerts that were firing, unsent (inhibited by the
-//! region alert), when it resolved are held back for a grace and sent only if still
-//! firing at its end. Only those: a node that came back and falls again is news.
+//! The book keeps two kinds of hold, each a [`Holds`] with its own length:
+//! - the **group wait**: a node-down alert waits a moment after it starts firing, so that
+//!   when its whole region is going down the region's alert (which follows within a
+//!   probe or two) inhibits it, and the operator gets one page, not one per node;
+//! - the **recovery grace**: a region's nodes come back a few probes apart, so the first
+//!   one back resolves the region-down alert, and each node a probe behind would page
+//!   and resolve within a second. The node-down alerts that were firing, unsent
+//!   (inhibited by the region alert), when it resolved are held back and sent only if
+//!   still firing at the end. Only those: a node that came back and falls again is news.
+//!
+//! A held alert that stops firing is let go at once: if it fires again, that is a new
+//! condition with a hold of its own.
 
 use std::collections::BTreeMap;
 
 use super::AlertSubject;
 use crate::time::Millis;
 
-/// Node-down alerts held back after their region recovered.
+/// Alerts held back, each until its own instant.
 #[derive(Debug, Clone, Default)]
-pub(super) struct RecoveryGrace {
-    grace_ms: u64,
+pub(super) struct Holds {
+    hold_ms: u64,
     /// Each held alert, with the end of its hold.
     held: BTreeMap<AlertSubject, Millis>,
 }
 
-impl RecoveryGrace {
-    /// Holds last `grace_ms` (0: nothing is ever held).
-    pub(super) fn new(grace_ms: u64) -> Self {
+impl Holds {
+    /// Holds last `hold_ms` (0: nothing is ever held).
+    pub(super) fn new(hold_ms: u64) -> Self {
         Self {
-            grace_ms,
+            hold_ms,
             held: BTreeMap::new(),
         }
     }
 
-    /// Holds back `subjects` from `now`: node-down alerts still firing, unsent, as their
-    /// region's alert resolves.
+    /// Holds back `subjects` from `now` (a subject already held restarts its hold).
     pub(super) fn hold(&mut self, now: Millis, subjects: impl IntoIterator<Item = AlertSubject>) {
-        if self.grace_ms == 0 {
+        if self.hold_ms == 0 {
             return;
         }
-        let until = now.plus_ms(self.grace_ms);
+        let until = now.plus_ms(self.hold_ms);
         for subject in subjects {
             self.held.insert(subject, until);
         }
@@ -44,8 +50,7 @@ impl RecoveryGrace {
         self.held.contains_key(subject)
     }
 
-    /// Lets go of the alerts that stopped firing: the node is back, and if it falls
-    /// again that is a new outage, paged as any other.
+    /// Lets go of the alerts that stopped firing.
     pub(super) fn release_cleared(&mut self, is_firing: impl Fn(&AlertSubject) -> bool) {
         self.held.retain(|subject, _| is_firing(subject));
     }

@@ -107,7 +107,7 @@ impl Controller {
         config.validate()?;
         let compiled = StaticTopology::compile(topology)?;
         let region_count = compiled.regions.len();
-        let alerts = AlertBook::with_region_recovery_grace(config.alerts.region_recovery_grace_ms);
+        let alerts = AlertBook::new(&config.alerts);
         let mut controller = Controller {
             config,
             region_nodes: vec![Vec::new(); compiled.regions.len()],
