@@ -215,10 +215,23 @@ async fn failover_goes_on_while_redis_is_down_and_the_state_is_written_back() {
         .expect("the leader's token");
     let placed = cluster.play(1..=8, "eu").await;
     let (victim, survivor, moved) = victim_and_survivor(&placed);
-    // The leader reads the bot's snapshots every 100 ms: let it hold them.
+    // The leader reads the bot's snapshots every 100 ms: let it hold them. The bot
+    // writes each one after its player is created, so wait for them in Redis, then for
+    // several of the leader's reads.
     eventually("the leader knows every player", async || {
         let status = cluster.status(leader).await?;
         (status["players"] == 8).then_some(())
+    })
+    .await;
+    eventually("every snapshot written", async || {
+        for guild in placed.keys() {
+            cluster
+                .store
+                .player_snapshot(GuildId(*guild))
+                .await
+                .ok()??;
+        }
+        Some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
