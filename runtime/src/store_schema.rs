@@ -42,6 +42,8 @@ pub mod keys {
     pub const LEADER_TOKEN: &str = "switchyard:leader:token";
     /// Hash: guild id (decimal) -> [`super::GuildRecord`] JSON.
     pub const GUILDS: &str = "switchyard:guilds";
+    /// Hash: `node:<name>` or `region:<name>` -> [`super::OperatorHold`] JSON.
+    pub const OPERATOR: &str = "switchyard:operator";
 
     /// `lavalink:health:<node>`.
     pub fn node_health(node: &NodeId) -> String {
@@ -159,6 +161,53 @@ pub struct GuildRecord {
     /// The node failover displaced it from, to which restoration returns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub displaced_from: Option<NodeId>,
+}
+
+/// An operator's standing decision, kept by the leader in `switchyard:operator` so that
+/// a controller taking over honours it: a drained node stays drained, a maintenance
+/// window stays open and a failed-over region stays evacuated until an operator ends it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "hold", rename_all = "snake_case")]
+pub enum OperatorHold {
+    /// The node takes no players (`POST .../drain`).
+    Drained {
+        /// The node.
+        node: NodeId,
+    },
+    /// The node is in a maintenance window: drained, its alerts silenced.
+    Maintenance {
+        /// The node.
+        node: NodeId,
+    },
+    /// An operator failed the region over (`POST .../failover`); unpinned guilds play
+    /// elsewhere until it is restored.
+    RegionFailedOver {
+        /// The region.
+        region: RegionId,
+    },
+}
+
+impl OperatorHold {
+    /// Its field in `switchyard:operator`: one per node and one per region, so a node's
+    /// drain and maintenance replace each other.
+    pub fn field(&self) -> String {
+        match self {
+            OperatorHold::Drained { node } | OperatorHold::Maintenance { node } => {
+                operator_node_field(node)
+            }
+            OperatorHold::RegionFailedOver { region } => operator_region_field(region),
+        }
+    }
+}
+
+/// A node's field in `switchyard:operator`.
+pub fn operator_node_field(node: &NodeId) -> String {
+    format!("node:{node}")
+}
+
+/// A region's field in `switchyard:operator`.
+pub fn operator_region_field(region: &RegionId) -> String {
+    format!("region:{region}")
 }
 
 /// One entry of a process's session hash (`switchyard:sessions:<process>`, field node).

@@ -3,17 +3,21 @@
 //! takes over without moving anything a second time (but alerting again, as it cannot
 //! know what the dead leader delivered); it then acts on the next failure
 //! under its own, higher token. The killed daemon comes back as a standby, and a SIGTERM
-//! hands the lease back to it well before the lease would have lapsed.
+//! hands the lease back to it well before the lease would have lapsed. Operator holds
+//! (a drain, a region failover) told to one leader bind the next.
 
 mod ha_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ha_support::{Cluster, LEASE_TTL_MS, RENEW_INTERVAL_MS, eventually, eventually_within};
-use switchyard_core::ids::{GuildId, NodeId};
+use ha_support::{
+    Cluster, LEASE_TTL_MS, OPERATOR_TOKEN, RENEW_INTERVAL_MS, eventually, eventually_within,
+};
+use switchyard_core::ids::{GuildId, NodeId, RegionId};
 use switchyard_runtime::ports::http::Method;
 use switchyard_runtime::ports::store::Store;
+use switchyard_runtime::store_schema::OperatorHold;
 use tokio::time::Instant;
 
 /// The token a daemon acts under.
@@ -191,6 +195,83 @@ async fn a_killed_leader_is_replaced_without_double_moves_and_a_stopped_one_hand
     eventually("the guilds adopted again", async || {
         let status = cluster.status(first).await?;
         (status["players"] == 8).then_some(())
+    })
+    .await;
+}
+
+/// The operator holds in Redis, sorted.
+async fn holds_in_store(cluster: &Cluster) -> Option<Vec<OperatorHold>> {
+    let mut holds = cluster.store.operator_holds().await.ok()?;
+    holds.sort();
+    Some(holds)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_holds_outlive_the_leader_that_was_told() {
+    let mut cluster = Cluster::start("operator-holds").await;
+    let first = cluster.acting_daemon().await;
+    let second = cluster.other(first);
+    let placed = cluster.play(1..=6, "eu").await;
+    let guilds: Vec<u64> = placed.keys().copied().collect();
+
+    // An operator drains eu-1 and fails us over, on the leader of the day.
+    for path in ["/api/nodes/eu-1/drain", "/api/failover/us"] {
+        let answer = cluster
+            .call(first, Method::Post, path, Some(OPERATOR_TOKEN))
+            .await;
+        assert!(answer.status < 300, "{path}: {}", answer.status);
+    }
+    cluster.wait_playing_on(&guilds, &["eu-2"]).await;
+    let expected = vec![
+        OperatorHold::Drained {
+            node: NodeId::new("eu-1"),
+        },
+        OperatorHold::RegionFailedOver {
+            region: RegionId::new("us"),
+        },
+    ];
+    eventually("the holds in Redis", async || {
+        (holds_in_store(&cluster).await? == expected).then_some(())
+    })
+    .await;
+
+    // That leader dies; the next one stands under both before it acts.
+    cluster.daemons.get_mut(first).expect("a daemon").kill();
+    eventually("the standby acting under the holds", async || {
+        acting_token(&cluster, second).await?;
+        let status = cluster.status(second).await?;
+        let panel = cluster.panel(second).await?;
+        let eu1 = panel.iter().find(|n| n["name"] == "eu-1")?;
+        (status["players"] == 6
+            && status["evacuated_regions"] == serde_json::json!(["us"])
+            && eu1["drained"] == true
+            && eu1["available"] == false)
+            .then_some(())
+    })
+    .await;
+    // New guilds go to eu-2 (neither the drained node nor the failed-over region), and
+    // nobody moved back onto eu-1.
+    let later = cluster.play(7..=8, "eu").await;
+    assert!(later.values().all(|node| node == "eu-2"), "{later:?}");
+    tokio::time::sleep(Duration::from_millis(1_000)).await; // room for a wrong move
+    let truth = cluster.ground_truth().await;
+    for guild in placed.keys().chain(later.keys()) {
+        let nodes: Vec<&str> = truth[guild].iter().map(|(node, _)| *node).collect();
+        assert_eq!(nodes, ["eu-2"], "guild {guild}");
+    }
+
+    // The new leader lifts the drain: Redis forgets it, and keeps the failover.
+    let answer = cluster
+        .call(
+            second,
+            Method::Post,
+            "/api/nodes/eu-1/enable",
+            Some(OPERATOR_TOKEN),
+        )
+        .await;
+    assert!(answer.status < 300, "enable: {}", answer.status);
+    eventually("the drain lifted in Redis", async || {
+        (holds_in_store(&cluster).await? == expected[1..]).then_some(())
     })
     .await;
 }

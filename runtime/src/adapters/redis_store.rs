@@ -33,7 +33,7 @@ use crate::ports::store::{
     FencedWrite, LeaderAcquisition, LeaderFence, ShardGrant, Store, StoreError,
 };
 use crate::store_schema::{
-    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot,
+    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, OperatorHold, PlayerSnapshot,
     SessionRegistration, ShardHeartbeat, ShardLease, StreamEntry, StreamId, keys, stream_fields,
 };
 

@@ -176,6 +176,9 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             }
             DriverInput::Operator { action, reply } => {
                 let outcome = self.operate(now, action);
+                if outcome.is_ok() {
+                    self.publish_operator_holds(false);
+                }
                 let _ = reply.send(outcome);
             }
             DriverInput::Shutdown => {}

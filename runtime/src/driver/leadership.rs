@@ -3,7 +3,8 @@
 //! A standby keeps its view warm (it probes, watches node websockets and reads shard
 //! heartbeats) but carries out nothing else: no moves, no writes, no alerts, and its core
 //! tracks no players. On taking over it first reads the guild records, routes, player
-//! snapshots and sessions from the store and adopts every guild where its player is;
+//! snapshots, sessions and operator holds from the store, stands under the holds (see
+//! [`super::operator_holds`]) and adopts every guild where its player is;
 //! only then does it act (moving the players of nodes that died meanwhile), and it sends
 //! again the alerts its view holds active, since the previous leader may have died with
 //! them in its outbox (dedup keys make a repeat harmless to PagerDuty). On losing the
@@ -23,7 +24,7 @@ use super::{Completion, Driver};
 use crate::leader::{Leadership, Role};
 use crate::ports::http::HttpClient;
 use crate::ports::store::{Store, StoreError};
-use crate::store_schema::{GuildRecord, PlayerSnapshot, SessionRegistration};
+use crate::store_schema::{GuildRecord, OperatorHold, PlayerSnapshot, SessionRegistration};
 
 /// Whether the driver acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,7 @@ pub(super) struct Rebuild {
     routes: BTreeMap<GuildId, NodeId>,
     snapshots: BTreeMap<GuildId, PlayerSnapshot>,
     sessions: BTreeMap<ProcessId, BTreeMap<NodeId, SessionRegistration>>,
+    operator: Vec<OperatorHold>,
 }
 
 async fn read_rebuild<S: Store>(store: S) -> Result<Rebuild, StoreError> {
@@ -53,11 +55,13 @@ async fn read_rebuild<S: Store>(store: S) -> Result<Rebuild, StoreError> {
     let guilds: Vec<GuildId> = records.keys().copied().collect();
     let snapshots = store.player_snapshots(&guilds).await?;
     let sessions = store.all_sessions().await?;
+    let operator = store.operator_holds().await?;
     Ok(Rebuild {
         records,
         routes,
         snapshots,
         sessions,
+        operator,
     })
 }
 
@@ -153,6 +157,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 "routed guilds without a guild record are not adopted"
             );
         }
+        // Before acting: a drained node's adopted players are moved off it at once.
+        self.apply_operator_holds(now, rebuild.operator);
         self.snapshots = rebuild.snapshots;
         // The rebuild read no change stream position: the next poll reads them all.
         self.snapshot_feed.restart();
@@ -294,6 +300,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             };
             self.writer.route(player.guild, node);
         }
+        self.publish_operator_holds(true);
     }
 
     /// Writes (or removes) the record a later leader adopts the guild from.

@@ -12,6 +12,7 @@ mod inputs;
 mod leadership;
 mod moves;
 mod observe;
+mod operator_holds;
 mod poller;
 mod snapshot_feed;
 pub mod store_writer;
@@ -134,6 +135,8 @@ pub struct Driver<H: HttpClient, S: Store> {
     acting: Acting,
     /// Moves waiting for their guild's first snapshot, with the store reads left to wait.
     awaiting_snapshot: Vec<(switchyard_core::command::MoveOrder, u8)>,
+    /// The operator holds this controller last published to the store.
+    operator_published: operator_holds::Holds,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -176,6 +179,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             leadership: None,
             acting: Acting::Always,
             awaiting_snapshot: Vec::new(),
+            operator_published: operator_holds::Holds::new(),
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }

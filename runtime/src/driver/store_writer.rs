@@ -23,7 +23,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::leader::Leadership;
 use crate::ports::store::{Store, StoreError};
-use crate::store_schema::{GuildRecord, MoveAnnouncement, NodeHealthRecord};
+use crate::store_schema::{GuildRecord, MoveAnnouncement, NodeHealthRecord, OperatorHold};
 
 /// Stream entries kept while the store is away, at most.
 pub const OWED_STREAM_ENTRIES_MAX: usize = 10_000;
@@ -55,6 +55,8 @@ struct Owed {
     health: BTreeMap<NodeId, (NodeHealthRecord, Duration)>,
     routes: BTreeMap<GuildId, Option<NodeId>>,
     guilds: BTreeMap<GuildId, Option<GuildRecord>>,
+    /// By field: the hold to write, or `None` to remove the field.
+    operator: BTreeMap<String, Option<OperatorHold>>,
     stream: VecDeque<StreamWrite>,
 }
 
@@ -63,11 +65,16 @@ impl Owed {
         self.health.is_empty()
             && self.routes.is_empty()
             && self.guilds.is_empty()
+            && self.operator.is_empty()
             && self.stream.is_empty()
     }
 
     fn len(&self) -> usize {
-        self.health.len() + self.routes.len() + self.guilds.len() + self.stream.len()
+        self.health.len()
+            + self.routes.len()
+            + self.guilds.len()
+            + self.operator.len()
+            + self.stream.len()
     }
 }
 
@@ -151,6 +158,13 @@ impl StoreWriter {
     pub fn guild(&self, guild: GuildId, record: Option<GuildRecord>) {
         self.with_owed(|owed| {
             owed.guilds.insert(guild, record);
+        });
+    }
+
+    /// Writes (or, with `None`, removes) the operator hold filed under `field`.
+    pub fn operator_hold(&self, field: String, hold: Option<OperatorHold>) {
+        self.with_owed(|owed| {
+            owed.operator.insert(field, hold);
         });
     }
 
@@ -283,6 +297,9 @@ impl StoreWriter {
         for (guild, record) in std::mem::take(&mut owed.guilds) {
             rest.guilds.insert(guild, record);
         }
+        for (field, hold) in std::mem::take(&mut owed.operator) {
+            rest.operator.insert(field, hold);
+        }
         rest.stream.extend(owed.stream.drain(..));
         while rest.stream.len() > OWED_STREAM_ENTRIES_MAX {
             rest.stream.pop_front();
@@ -340,6 +357,25 @@ async fn write_all<S: Store>(store: &S, mut owed: Owed) -> Result<(), (StoreErro
         && let Err(error) = store.delete_guild_records(&delete).await
     {
         owed.guilds.extend(delete.into_iter().map(|g| (g, None)));
+        return Err((error, owed));
+    }
+    let (set, delete): (Vec<_>, Vec<_>) = std::mem::take(&mut owed.operator)
+        .into_iter()
+        .partition(|(_, hold)| hold.is_some());
+    let set: Vec<OperatorHold> = set.into_iter().filter_map(|(_, h)| h).collect();
+    let delete: Vec<String> = delete.into_iter().map(|(f, _)| f).collect();
+    if !set.is_empty()
+        && let Err(error) = store.set_operator_holds(&set).await
+    {
+        owed.operator
+            .extend(set.into_iter().map(|h| (h.field(), Some(h))));
+        owed.operator.extend(delete.into_iter().map(|f| (f, None)));
+        return Err((error, owed));
+    }
+    if !delete.is_empty()
+        && let Err(error) = store.delete_operator_holds(&delete).await
+    {
+        owed.operator.extend(delete.into_iter().map(|f| (f, None)));
         return Err((error, owed));
     }
     while let Some(write) = owed.stream.pop_front() {

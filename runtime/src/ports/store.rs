@@ -24,7 +24,7 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use thiserror::Error;
 
 use crate::store_schema::{
-    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, PlayerSnapshot,
+    GuildRecord, LeaderLease, MoveAnnouncement, NodeHealthRecord, OperatorHold, PlayerSnapshot,
     SessionRegistration, ShardHeartbeat, ShardLease, StreamEntry, StreamId,
 };
 
@@ -240,6 +240,23 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn all_guild_records(
         &self,
     ) -> impl Future<Output = Result<BTreeMap<GuildId, GuildRecord>, StoreError>> + Send;
+
+    // --- Operator holds (`switchyard:operator`) ---
+
+    /// Writes operator holds, each under its field (replacing that node's or region's).
+    fn set_operator_holds(
+        &self,
+        holds: &[OperatorHold],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes operator holds by field ([`OperatorHold::field`]).
+    fn delete_operator_holds(
+        &self,
+        fields: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every operator hold. Entries that do not decode are skipped (and logged).
+    fn operator_holds(&self) -> impl Future<Output = Result<Vec<OperatorHold>, StoreError>> + Send;
 
     // --- Player snapshots (`switchyard:player:<guild>`) ---
 

@@ -9,7 +9,7 @@ use switchyard_core::time::Millis;
 use switchyard_runtime::ports::store::{
     LeaderAcquisition, LeaderFence, ShardGrant, Store, StoreError,
 };
-use switchyard_runtime::store_schema::{GuildRecord, MoveAnnouncement};
+use switchyard_runtime::store_schema::{GuildRecord, MoveAnnouncement, OperatorHold};
 
 use super::cases::until_answers;
 use super::{Backend, Harness, config, ok};
@@ -59,6 +59,11 @@ async fn write_everything(store: &impl Store, guild: u64) -> Result<(), StoreErr
         .set_routes(&[(GuildId(guild), NodeId::new("eu-2"))])
         .await?;
     store.set_guild_records(&[record(guild)]).await?;
+    store
+        .set_operator_holds(&[OperatorHold::Drained {
+            node: NodeId::new("eu-1"),
+        }])
+        .await?;
     store.announce_move(&announcement(guild, 1)).await?;
     store
         .append_audit(&AuditEvent {
@@ -75,6 +80,9 @@ async fn write_everything(store: &impl Store, guild: u64) -> Result<(), StoreErr
         other => panic!("epochs grow with the guild number here: {other:?}"),
     }
     store.delete_routes(&[GuildId(guild + 1_000)]).await?;
+    store
+        .delete_operator_holds(&["region:nowhere".to_owned()])
+        .await?;
     store.delete_guild_records(&[GuildId(guild + 1_000)]).await
 }
 
@@ -98,6 +106,35 @@ pub async fn guild_records_round_trip<B: Backend>(h: Harness<B>) {
     );
 }
 
+pub async fn operator_holds_round_trip_one_per_node_and_region<B: Backend>(h: Harness<B>) {
+    let store = h.store(config());
+    assert!(ok(store.operator_holds().await).is_empty());
+    let drained = OperatorHold::Drained {
+        node: NodeId::new("eu-1"),
+    };
+    let region = OperatorHold::RegionFailedOver {
+        region: RegionId::new("us"),
+    };
+    ok(store
+        .set_operator_holds(&[drained.clone(), region.clone()])
+        .await);
+    let mut held = ok(store.operator_holds().await);
+    held.sort();
+    assert_eq!(held, [drained.clone(), region.clone()]);
+    // A node's maintenance window replaces its drain: one field per node.
+    let maintenance = OperatorHold::Maintenance {
+        node: NodeId::new("eu-1"),
+    };
+    ok(store
+        .set_operator_holds(std::slice::from_ref(&maintenance))
+        .await);
+    let mut held = ok(store.operator_holds().await);
+    held.sort();
+    assert_eq!(held, [maintenance.clone(), region.clone()]);
+    ok(store.delete_operator_holds(&[region.field()]).await);
+    assert_eq!(ok(store.operator_holds().await), [maintenance]);
+}
+
 pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness<B>) {
     let store = h.store(config());
     let ttl = Duration::from_secs(10);
@@ -115,6 +152,11 @@ pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness
     for attempt in [
         a.set_routes(&[(GuildId(9), NodeId::new("eu-1"))]).await,
         a.set_guild_records(&[record(9)]).await,
+        a.set_operator_holds(&[OperatorHold::RegionFailedOver {
+            region: RegionId::new("eu"),
+        }])
+        .await,
+        a.delete_operator_holds(&["node:eu-1".to_owned()]).await,
         a.announce_move(&announcement(9, first)).await.map(drop),
         a.grant_shard(ShardId(0), &ProcessId::new("stale"), 99, 8)
             .await
@@ -134,6 +176,13 @@ pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness
         "nothing was written"
     );
     assert!(!ok(store.all_guild_records().await).contains_key(&GuildId(9)));
+    assert_eq!(
+        ok(store.operator_holds().await),
+        [OperatorHold::Drained {
+            node: NodeId::new("eu-1")
+        }],
+        "neither the stale hold nor the stale removal landed"
+    );
     assert_eq!(
         ok(store.shard_lease(ShardId(0)).await).map(|l| l.owner),
         Some(ProcessId::new("spare")),

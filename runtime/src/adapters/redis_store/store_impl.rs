@@ -192,6 +192,63 @@ where
         .await
     }
 
+    // --- Operator holds ---
+
+    async fn set_operator_holds(&self, holds: &[OperatorHold]) -> Result<(), StoreError> {
+        self.run("set_operator_holds", async {
+            for batch in holds.chunks(BATCH_LEN_MAX) {
+                let mut args = Vec::with_capacity(batch.len() * 2);
+                for hold in batch {
+                    args.push(hold.field());
+                    args.push(to_json("operator hold", hold)?);
+                }
+                self.controller_write("set_operator_holds", "HSET", keys::OPERATOR, args)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_operator_holds(&self, fields: &[String]) -> Result<(), StoreError> {
+        self.run("delete_operator_holds", async {
+            for batch in fields.chunks(BATCH_LEN_MAX) {
+                self.controller_write(
+                    "delete_operator_holds",
+                    "HDEL",
+                    keys::OPERATOR,
+                    batch.to_vec(),
+                )
+                .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn operator_holds(&self) -> Result<Vec<OperatorHold>, StoreError> {
+        self.run("operator_holds", async {
+            let raw: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL")
+                .arg(keys::OPERATOR)
+                .query_async(&mut self.conn())
+                .await?;
+            let mut holds = Vec::with_capacity(raw.len());
+            for (field, json) in raw {
+                let key = format!("{} {field}", keys::OPERATOR);
+                let Some(hold) = decode_or_skip::<OperatorHold>(&key, &json) else {
+                    continue;
+                };
+                if hold.field() == field {
+                    holds.push(hold);
+                } else {
+                    tracing::warn!(key, "skipping an operator hold filed under another field");
+                }
+            }
+            Ok(holds)
+        })
+        .await
+    }
+
     // --- Player snapshots ---
 
     async fn put_player_snapshot(
