@@ -361,7 +361,8 @@ impl AlertBook {
         self.entries.retain(|_, e| e.firing || e.notified);
     }
 
-    /// Alerts currently notified (firing and not inhibited), for the status API.
+    /// Alerts triggered and not yet resolved, for the status API (one inhibited after it
+    /// was sent stays; one held back is not listed until it is sent).
     pub(crate) fn active(&self) -> impl Iterator<Item = (&AlertSubject, Severity, &str, Millis)> {
         self.entries
             .iter()

@@ -76,6 +76,6 @@ pub mod topology;
 #[doc(hidden)]
 pub use controller::Sabotage;
 pub use controller::{
-    ActiveAlert, Controller, InputError, PlaybackRequest, PlayerAdoption, PlayerPlacement,
-    PlayerView,
+    ActiveAlert, Controller, InputError, NodeHold, PlaybackRequest, PlayerAdoption,
+    PlayerPlacement, PlayerView,
 };

@@ -42,7 +42,7 @@ pub mod keys {
     pub const LEADER_TOKEN: &str = "switchyard:leader:token";
     /// Hash: guild id (decimal) -> [`super::GuildRecord`] JSON.
     pub const GUILDS: &str = "switchyard:guilds";
-    /// Hash: `node:<name>` or `region:<name>` -> [`super::OperatorHold`] JSON.
+    /// String: every [`super::OperatorHold`] in force, as one JSON array.
     pub const OPERATOR: &str = "switchyard:operator";
 
     /// `lavalink:health:<node>`.
@@ -169,7 +169,7 @@ pub struct GuildRecord {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "hold", rename_all = "snake_case")]
 pub enum OperatorHold {
-    /// The node takes no players (`POST .../drain`).
+    /// The node takes no players (`POST /api/nodes/{name}/drain`).
     Drained {
         /// The node.
         node: NodeId,
@@ -179,35 +179,12 @@ pub enum OperatorHold {
         /// The node.
         node: NodeId,
     },
-    /// An operator failed the region over (`POST .../failover`); unpinned guilds play
-    /// elsewhere until it is restored.
+    /// An operator failed the region over (`POST /api/failover/{region}`); unpinned
+    /// guilds play elsewhere until it is restored.
     RegionFailedOver {
         /// The region.
         region: RegionId,
     },
-}
-
-impl OperatorHold {
-    /// Its field in `switchyard:operator`: one per node and one per region, so a node's
-    /// drain and maintenance replace each other.
-    pub fn field(&self) -> String {
-        match self {
-            OperatorHold::Drained { node } | OperatorHold::Maintenance { node } => {
-                operator_node_field(node)
-            }
-            OperatorHold::RegionFailedOver { region } => operator_region_field(region),
-        }
-    }
-}
-
-/// A node's field in `switchyard:operator`.
-pub fn operator_node_field(node: &NodeId) -> String {
-    format!("node:{node}")
-}
-
-/// A region's field in `switchyard:operator`.
-pub fn operator_region_field(region: &RegionId) -> String {
-    format!("region:{region}")
 }
 
 /// One entry of a process's session hash (`switchyard:sessions:<process>`, field node).

@@ -147,7 +147,7 @@ macro_rules! contract {
             );
             contract!(@cases leader_cases, $backend, $resp3;
                 guild_records_round_trip,
-                operator_holds_round_trip_one_per_node_and_region,
+                operator_holds_are_replaced_whole_and_absent_until_written,
                 fenced_writes_go_through_for_the_leader_only,
                 a_lapsed_lease_admits_its_holder_until_someone_takes_it,
                 a_store_that_lost_its_data_keeps_its_leader,

@@ -199,11 +199,9 @@ async fn a_killed_leader_is_replaced_without_double_moves_and_a_stopped_one_hand
     .await;
 }
 
-/// The operator holds in Redis, sorted.
+/// The operator holds in Redis.
 async fn holds_in_store(cluster: &Cluster) -> Option<Vec<OperatorHold>> {
-    let mut holds = cluster.store.operator_holds().await.ok()?;
-    holds.sort();
-    Some(holds)
+    cluster.store.operator_holds().await.ok()?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,7 +72,7 @@ impl Controller {
             }
         }
         self.derived_dirty = true;
-        self.evacuate_down_hosts(now, &hosting);
+        self.evacuate_unfit_hosts(now, &hosting);
         for guild in adopted {
             self.enforce_policy(now, guild);
         }
@@ -137,20 +137,37 @@ impl Controller {
         Ok((node, displaced_from))
     }
 
-    /// Moves the players of adopted hosts that are down: they died while no controller
-    /// was acting, so nobody moved them.
-    fn evacuate_down_hosts(&mut self, now: Millis, hosts: &BTreeSet<NodeIdx>) {
-        if self.fail_open {
-            return;
-        }
+    /// Moves the players of adopted hosts that may not keep them: hosts that died while
+    /// no controller was acting (nobody moved their players), and hosts under an
+    /// operator's hold (a drain, a window, a failed-over region) that the controller
+    /// taking over stands under.
+    fn evacuate_unfit_hosts(&mut self, now: Millis, hosts: &BTreeSet<NodeIdx>) {
         for &idx in hosts {
-            if self.node(idx).health.status() == NodeStatus::Down {
-                let node = self.node(idx).id.clone();
+            let node = self.node(idx);
+            let id = node.id.clone();
+            if node.health.status() == NodeStatus::Down {
+                if !self.fail_open {
+                    self.evacuate(
+                        now,
+                        idx,
+                        MoveReason::NodeDown,
+                        FailoverTrigger::NodeDown { node: id },
+                    );
+                }
+            } else if node.drained || node.maintenance {
                 self.evacuate(
                     now,
                     idx,
-                    MoveReason::NodeDown,
-                    FailoverTrigger::NodeDown { node },
+                    MoveReason::Drain,
+                    FailoverTrigger::Drain { node: id },
+                );
+            } else if self.region_evacuated(node.region) {
+                let region = self.topology.regions[usize::from(node.region.0)].id.clone();
+                self.evacuate(
+                    now,
+                    idx,
+                    MoveReason::RegionEvacuation,
+                    FailoverTrigger::RegionEvacuation { region },
                 );
             }
         }
@@ -163,7 +180,7 @@ mod tests {
     use crate::command::Command;
     use crate::config::ControllerConfig;
     use crate::topology::{NodeSpec, PlanSpec, RegionSpec, TopologySpec};
-    use crate::{PlayerPlacement, health::ProbeFailure};
+    use crate::{NodeHold, PlayerPlacement, health::ProbeFailure};
 
     fn topology() -> TopologySpec {
         let node = |name: &str, region: &str| NodeSpec {
@@ -252,6 +269,67 @@ mod tests {
         );
         let eu2 = core.node_health(&NodeId::new("eu-2")).expect("known");
         assert_eq!(eu2.players, 2);
+    }
+
+    /// Where each move ordered by `commands` goes, by guild.
+    fn move_targets(commands: &[Command]) -> Vec<(u64, String)> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::MovePlayer(order) => Some((order.guild.0, order.to.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn players_adopted_on_held_hosts_move_off_them_and_none_moves_onto_one() {
+        // A controller taking over stands under the operator's holds before it adopts.
+        let (mut core, now) = warm();
+        core.set_node_hold(now, &NodeId::new("eu-2"), Some(NodeHold::Drained))
+            .expect("known node");
+        core.fail_over_region(now, &RegionId::new("us"))
+            .expect("known region");
+        drain(&mut core);
+        core.handle_players_adopted(
+            now,
+            &[
+                adoption(1, Some("eu-2")),
+                adoption(2, Some("us-1")),
+                adoption(3, Some("eu-1")),
+                adoption(4, None),
+            ],
+        );
+        let commands = drain(&mut core);
+        assert_eq!(
+            move_targets(&commands),
+            [(1, "eu-1".to_owned()), (2, "eu-1".to_owned())],
+            "{commands:?}"
+        );
+        assert!(commands.iter().any(
+            |c| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(4) && a.node.as_str() == "eu-1")
+        ));
+    }
+
+    #[test]
+    fn a_window_ended_into_a_drain_keeps_the_node_empty() {
+        let (mut core, now) = warm();
+        let eu2 = NodeId::new("eu-2");
+        core.set_node_hold(now, &eu2, Some(NodeHold::Maintenance))
+            .expect("known node");
+        let report = core.node_health(&eu2).expect("known");
+        assert!(report.maintenance && !report.available);
+        core.set_node_hold(now, &eu2, Some(NodeHold::Drained))
+            .expect("known node");
+        let report = core.node_health(&eu2).expect("known");
+        assert!(report.drained && !report.maintenance && !report.available);
+        core.set_node_hold(now, &eu2, None).expect("known node");
+        let report = core.node_health(&eu2).expect("known");
+        assert!(!report.drained && !report.maintenance && report.available);
+        assert!(
+            core.set_node_hold(now, &NodeId::new("ap-9"), None).is_err(),
+            "an unknown node is an error"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::time::{Millis, earliest};
 use crate::topology::{NodeIdx, StaticTopology, TopologySpec};
 
 pub use adoption::PlayerAdoption;
+pub use nodes::NodeHold;
 pub use players::PlaybackRequest;
 #[doc(hidden)]
 pub use sabotage::Sabotage;

@@ -70,6 +70,15 @@ impl NodeEntry {
     }
 }
 
+/// What an operator holds a node under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeHold {
+    /// It takes no players.
+    Drained,
+    /// A maintenance window: drained, and its alerts silenced.
+    Maintenance,
+}
+
 impl Controller {
     pub(super) fn insert_node(
         &mut self,
@@ -214,6 +223,37 @@ impl Controller {
         }
         self.settle(now);
         Ok(())
+    }
+
+    /// Puts a node under exactly `hold` (none, a drain or a maintenance window): what a
+    /// controller taking over reads from the store. A window ended into a drain keeps
+    /// the node empty; ending both is [`Controller::enable_node`].
+    pub fn set_node_hold(
+        &mut self,
+        now: Millis,
+        node: &NodeId,
+        hold: Option<NodeHold>,
+    ) -> Result<(), InputError> {
+        let idx = self.node_idx(node)?;
+        match hold {
+            None => self.enable_node(now, node),
+            Some(NodeHold::Maintenance) => self.set_maintenance(now, node, true),
+            Some(NodeHold::Drained) if self.node(idx).maintenance => {
+                let entry = self.node_mut(idx);
+                entry.maintenance = false;
+                entry.drained = true;
+                self.alerts.set_silenced(node, false);
+                self.commands.push_back(Command::Audit(
+                    AuditEvent::new(now, "node_maintenance_ended")
+                        .with("node", node)
+                        .with("drained", "true"),
+                ));
+                self.publish(now, idx);
+                self.settle(now);
+                Ok(())
+            }
+            Some(NodeHold::Drained) => self.drain_node(now, node),
+        }
     }
 
     /// Moves every player out of a region to the other regions their plans allow.

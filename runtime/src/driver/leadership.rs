@@ -46,7 +46,7 @@ pub(super) struct Rebuild {
     routes: BTreeMap<GuildId, NodeId>,
     snapshots: BTreeMap<GuildId, PlayerSnapshot>,
     sessions: BTreeMap<ProcessId, BTreeMap<NodeId, SessionRegistration>>,
-    operator: Vec<OperatorHold>,
+    operator: Option<Vec<OperatorHold>>,
 }
 
 async fn read_rebuild<S: Store>(store: S) -> Result<Rebuild, StoreError> {
@@ -141,6 +141,9 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 return;
             }
         };
+        // Under the operator's holds first: adopted players then leave held nodes, and
+        // none is moved or placed onto one.
+        self.apply_operator_holds(now, rebuild.operator.clone());
         let adoptions = self.adoptions(now, &rebuild);
         let refused = self.core.handle_players_adopted(now, &adoptions);
         for (guild, error) in &refused {
@@ -157,8 +160,6 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 "routed guilds without a guild record are not adopted"
             );
         }
-        // Before acting: a drained node's adopted players are moved off it at once.
-        self.apply_operator_holds(now, rebuild.operator);
         self.snapshots = rebuild.snapshots;
         // The rebuild read no change stream position: the next poll reads them all.
         self.snapshot_feed.restart();
@@ -281,6 +282,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         }
         self.snapshots.clear();
         self.snapshot_feed.restart();
+        // Holds told to this term are the next leader's to keep: whatever of them was
+        // not written is not written later under another token of ours.
+        self.writer.forget_operator_holds();
+        self.operator_published = None;
         // What forgetting caused is not carried out: the driver no longer acts.
         self.execute_commands();
     }

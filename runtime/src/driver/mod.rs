@@ -136,7 +136,9 @@ pub struct Driver<H: HttpClient, S: Store> {
     /// Moves waiting for their guild's first snapshot, with the store reads left to wait.
     awaiting_snapshot: Vec<(switchyard_core::command::MoveOrder, u8)>,
     /// The operator holds this controller last published to the store.
-    operator_published: operator_holds::Holds,
+    operator_published: Option<Vec<crate::store_schema::OperatorHold>>,
+    /// Nodes its configuration puts in maintenance: the configuration's to end.
+    configured_maintenance: std::collections::BTreeSet<NodeId>,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -153,6 +155,12 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let (inputs_tx, inputs) = mpsc::channel(1_024);
         let writer = StoreWriter::start(store.clone(), settings.store_retry_interval);
         let (view, view_rx) = ViewPublisher::new(&core);
+        let configured_maintenance = core
+            .nodes()
+            .into_iter()
+            .filter(|n| n.maintenance)
+            .map(|n| n.node)
+            .collect();
         let driver = Self {
             clients: clients
                 .into_iter()
@@ -179,7 +187,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             leadership: None,
             acting: Acting::Always,
             awaiting_snapshot: Vec::new(),
-            operator_published: operator_holds::Holds::new(),
+            operator_published: None,
+            configured_maintenance,
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }

@@ -55,8 +55,8 @@ struct Owed {
     health: BTreeMap<NodeId, (NodeHealthRecord, Duration)>,
     routes: BTreeMap<GuildId, Option<NodeId>>,
     guilds: BTreeMap<GuildId, Option<GuildRecord>>,
-    /// By field: the hold to write, or `None` to remove the field.
-    operator: BTreeMap<String, Option<OperatorHold>>,
+    /// Every operator hold in force, when changed.
+    operator: Option<Vec<OperatorHold>>,
     stream: VecDeque<StreamWrite>,
 }
 
@@ -65,7 +65,7 @@ impl Owed {
         self.health.is_empty()
             && self.routes.is_empty()
             && self.guilds.is_empty()
-            && self.operator.is_empty()
+            && self.operator.is_none()
             && self.stream.is_empty()
     }
 
@@ -73,7 +73,7 @@ impl Owed {
         self.health.len()
             + self.routes.len()
             + self.guilds.len()
-            + self.operator.len()
+            + usize::from(self.operator.is_some())
             + self.stream.len()
     }
 }
@@ -161,11 +161,19 @@ impl StoreWriter {
         });
     }
 
-    /// Writes (or, with `None`, removes) the operator hold filed under `field`.
-    pub fn operator_hold(&self, field: String, hold: Option<OperatorHold>) {
-        self.with_owed(|owed| {
-            owed.operator.insert(field, hold);
-        });
+    /// Replaces the operator holds in force (superseding an unwritten older set).
+    pub fn operator_holds(&self, holds: Vec<OperatorHold>) {
+        self.with_owed(|owed| owed.operator = Some(holds));
+    }
+
+    /// Drops unwritten operator holds: they belong to a term that is over, and a later
+    /// term of this controller must not write them under its new token.
+    pub(crate) fn forget_operator_holds(&self) {
+        let mut owed = self
+            .owed
+            .lock()
+            .expect("no code panics while holding this lock");
+        owed.operator = None;
     }
 
     /// Writes from now on go behind `leadership`'s fence. Set once, before writing.
@@ -297,8 +305,8 @@ impl StoreWriter {
         for (guild, record) in std::mem::take(&mut owed.guilds) {
             rest.guilds.insert(guild, record);
         }
-        for (field, hold) in std::mem::take(&mut owed.operator) {
-            rest.operator.insert(field, hold);
+        if let Some(holds) = owed.operator.take() {
+            rest.operator = Some(holds);
         }
         rest.stream.extend(owed.stream.drain(..));
         while rest.stream.len() > OWED_STREAM_ENTRIES_MAX {
@@ -359,23 +367,10 @@ async fn write_all<S: Store>(store: &S, mut owed: Owed) -> Result<(), (StoreErro
         owed.guilds.extend(delete.into_iter().map(|g| (g, None)));
         return Err((error, owed));
     }
-    let (set, delete): (Vec<_>, Vec<_>) = std::mem::take(&mut owed.operator)
-        .into_iter()
-        .partition(|(_, hold)| hold.is_some());
-    let set: Vec<OperatorHold> = set.into_iter().filter_map(|(_, h)| h).collect();
-    let delete: Vec<String> = delete.into_iter().map(|(f, _)| f).collect();
-    if !set.is_empty()
-        && let Err(error) = store.set_operator_holds(&set).await
+    if let Some(holds) = owed.operator.take()
+        && let Err(error) = store.put_operator_holds(&holds).await
     {
-        owed.operator
-            .extend(set.into_iter().map(|h| (h.field(), Some(h))));
-        owed.operator.extend(delete.into_iter().map(|f| (f, None)));
-        return Err((error, owed));
-    }
-    if !delete.is_empty()
-        && let Err(error) = store.delete_operator_holds(&delete).await
-    {
-        owed.operator.extend(delete.into_iter().map(|f| (f, None)));
+        owed.operator = Some(holds);
         return Err((error, owed));
     }
     while let Some(write) = owed.stream.pop_front() {

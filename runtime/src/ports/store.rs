@@ -243,20 +243,17 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     // --- Operator holds (`switchyard:operator`) ---
 
-    /// Writes operator holds, each under its field (replacing that node's or region's).
-    fn set_operator_holds(
+    /// Replaces the operator holds in force with `holds` (all of them, in one write).
+    fn put_operator_holds(
         &self,
         holds: &[OperatorHold],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes operator holds by field ([`OperatorHold::field`]).
-    fn delete_operator_holds(
+    /// The operator holds in force, or `None` when no leader wrote them (or the store
+    /// lost them, or they do not decode: logged): the reader keeps its own then.
+    fn operator_holds(
         &self,
-        fields: &[String],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Every operator hold. Entries that do not decode are skipped (and logged).
-    fn operator_holds(&self) -> impl Future<Output = Result<Vec<OperatorHold>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<OperatorHold>>, StoreError>> + Send;
 
     // --- Player snapshots (`switchyard:player:<guild>`) ---
 

@@ -60,7 +60,7 @@ async fn write_everything(store: &impl Store, guild: u64) -> Result<(), StoreErr
         .await?;
     store.set_guild_records(&[record(guild)]).await?;
     store
-        .set_operator_holds(&[OperatorHold::Drained {
+        .put_operator_holds(&[OperatorHold::Drained {
             node: NodeId::new("eu-1"),
         }])
         .await?;
@@ -80,9 +80,6 @@ async fn write_everything(store: &impl Store, guild: u64) -> Result<(), StoreErr
         other => panic!("epochs grow with the guild number here: {other:?}"),
     }
     store.delete_routes(&[GuildId(guild + 1_000)]).await?;
-    store
-        .delete_operator_holds(&["region:nowhere".to_owned()])
-        .await?;
     store.delete_guild_records(&[GuildId(guild + 1_000)]).await
 }
 
@@ -106,33 +103,22 @@ pub async fn guild_records_round_trip<B: Backend>(h: Harness<B>) {
     );
 }
 
-pub async fn operator_holds_round_trip_one_per_node_and_region<B: Backend>(h: Harness<B>) {
+pub async fn operator_holds_are_replaced_whole_and_absent_until_written<B: Backend>(h: Harness<B>) {
     let store = h.store(config());
-    assert!(ok(store.operator_holds().await).is_empty());
-    let drained = OperatorHold::Drained {
-        node: NodeId::new("eu-1"),
-    };
-    let region = OperatorHold::RegionFailedOver {
-        region: RegionId::new("us"),
-    };
-    ok(store
-        .set_operator_holds(&[drained.clone(), region.clone()])
-        .await);
-    let mut held = ok(store.operator_holds().await);
-    held.sort();
-    assert_eq!(held, [drained.clone(), region.clone()]);
-    // A node's maintenance window replaces its drain: one field per node.
-    let maintenance = OperatorHold::Maintenance {
-        node: NodeId::new("eu-1"),
-    };
-    ok(store
-        .set_operator_holds(std::slice::from_ref(&maintenance))
-        .await);
-    let mut held = ok(store.operator_holds().await);
-    held.sort();
-    assert_eq!(held, [maintenance.clone(), region.clone()]);
-    ok(store.delete_operator_holds(&[region.field()]).await);
-    assert_eq!(ok(store.operator_holds().await), [maintenance]);
+    assert_eq!(ok(store.operator_holds().await), None, "never written");
+    let holds = vec![
+        OperatorHold::Drained {
+            node: NodeId::new("eu-1"),
+        },
+        OperatorHold::RegionFailedOver {
+            region: RegionId::new("us"),
+        },
+    ];
+    ok(store.put_operator_holds(&holds).await);
+    assert_eq!(ok(store.operator_holds().await), Some(holds));
+    // Every hold lifted: written as none, which is not the same as never written.
+    ok(store.put_operator_holds(&[]).await);
+    assert_eq!(ok(store.operator_holds().await), Some(Vec::new()));
 }
 
 pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness<B>) {
@@ -152,11 +138,7 @@ pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness
     for attempt in [
         a.set_routes(&[(GuildId(9), NodeId::new("eu-1"))]).await,
         a.set_guild_records(&[record(9)]).await,
-        a.set_operator_holds(&[OperatorHold::RegionFailedOver {
-            region: RegionId::new("eu"),
-        }])
-        .await,
-        a.delete_operator_holds(&["node:eu-1".to_owned()]).await,
+        a.put_operator_holds(&[]).await,
         a.announce_move(&announcement(9, first)).await.map(drop),
         a.grant_shard(ShardId(0), &ProcessId::new("stale"), 99, 8)
             .await
@@ -178,10 +160,10 @@ pub async fn fenced_writes_go_through_for_the_leader_only<B: Backend>(h: Harness
     assert!(!ok(store.all_guild_records().await).contains_key(&GuildId(9)));
     assert_eq!(
         ok(store.operator_holds().await),
-        [OperatorHold::Drained {
+        Some(vec![OperatorHold::Drained {
             node: NodeId::new("eu-1")
-        }],
-        "neither the stale hold nor the stale removal landed"
+        }]),
+        "the stale lifting of every hold did not land"
     );
     assert_eq!(
         ok(store.shard_lease(ShardId(0)).await).map(|l| l.owner),

@@ -194,57 +194,23 @@ where
 
     // --- Operator holds ---
 
-    async fn set_operator_holds(&self, holds: &[OperatorHold]) -> Result<(), StoreError> {
-        self.run("set_operator_holds", async {
-            for batch in holds.chunks(BATCH_LEN_MAX) {
-                let mut args = Vec::with_capacity(batch.len() * 2);
-                for hold in batch {
-                    args.push(hold.field());
-                    args.push(to_json("operator hold", hold)?);
-                }
-                self.controller_write("set_operator_holds", "HSET", keys::OPERATOR, args)
-                    .await?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_operator_holds(&self, fields: &[String]) -> Result<(), StoreError> {
-        self.run("delete_operator_holds", async {
-            for batch in fields.chunks(BATCH_LEN_MAX) {
-                self.controller_write(
-                    "delete_operator_holds",
-                    "HDEL",
-                    keys::OPERATOR,
-                    batch.to_vec(),
-                )
+    async fn put_operator_holds(&self, holds: &[OperatorHold]) -> Result<(), StoreError> {
+        self.run("put_operator_holds", async {
+            let json = to_json("operator holds", &holds)?;
+            self.controller_write("put_operator_holds", "SET", keys::OPERATOR, vec![json])
                 .await?;
-            }
             Ok(())
         })
         .await
     }
 
-    async fn operator_holds(&self) -> Result<Vec<OperatorHold>, StoreError> {
+    async fn operator_holds(&self) -> Result<Option<Vec<OperatorHold>>, StoreError> {
         self.run("operator_holds", async {
-            let raw: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            let value: Option<Vec<u8>> = redis::cmd("GET")
                 .arg(keys::OPERATOR)
                 .query_async(&mut self.conn())
                 .await?;
-            let mut holds = Vec::with_capacity(raw.len());
-            for (field, json) in raw {
-                let key = format!("{} {field}", keys::OPERATOR);
-                let Some(hold) = decode_or_skip::<OperatorHold>(&key, &json) else {
-                    continue;
-                };
-                if hold.field() == field {
-                    holds.push(hold);
-                } else {
-                    tracing::warn!(key, "skipping an operator hold filed under another field");
-                }
-            }
-            Ok(holds)
+            Ok(value.and_then(|json| decode_or_skip(keys::OPERATOR, &json)))
         })
         .await
     }
