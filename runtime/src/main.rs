@@ -72,8 +72,7 @@ fn main() -> ExitCode {
         },
         Command::Run { config, log_json } => {
             init_logging(log_json);
-            let config_path = config;
-            let config = match load(config_path.as_ref()) {
+            let config = match load(config.as_ref()) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
@@ -84,11 +83,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(RUNTIME_ERROR);
                 }
             };
-            let path = config_path.clone();
-            let reload: switchyard_runtime::daemon::Reloader = Box::new(move || {
-                DaemonConfig::load(path.as_deref(), &|name| std::env::var(name).ok())
-            });
-            match runtime.block_on(switchyard_runtime::daemon::run(config, reload)) {
+            match runtime.block_on(switchyard_runtime::daemon::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("switchyard: {error}");

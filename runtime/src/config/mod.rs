@@ -21,7 +21,6 @@
 mod env;
 mod leader;
 mod raw;
-pub mod reload;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -12,7 +12,6 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Driver;
-use crate::lavalink::NodeEndpoint;
 use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
 
@@ -71,17 +70,6 @@ pub enum DriverInput {
     NodeSocketClosed(NodeId),
     /// A node pushed `stats` over its websocket.
     NodeStats(NodeId, NodeStats),
-    /// A node joined the configuration (a reload): it is probed, and given players once
-    /// up. Every controller applies it, acting or standing by.
-    NodeJoined {
-        /// Its policy: region, priority, weight, capacity.
-        spec: NodeSpec,
-        /// Where it is.
-        endpoint: NodeEndpoint,
-    },
-    /// A node left the configuration (a reload): its players move away, then it is
-    /// forgotten. Every controller applies it, acting or standing by.
-    NodeLeft(NodeId),
     /// An operator action.
     Operator {
         /// The action.
@@ -186,8 +174,6 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                     tracing::warn!(%error, "stats for a node that left");
                 }
             }
-            DriverInput::NodeJoined { spec, endpoint } => self.join_node(now, &spec, endpoint),
-            DriverInput::NodeLeft(node) => self.leave_node(now, &node),
             DriverInput::Operator { action, reply } => {
                 let outcome = self.operate(now, action);
                 if outcome.is_ok() {
@@ -217,9 +203,6 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                     tracing::warn!(%error, "stats for a node that left");
                 }
             }
-            // The configuration is every controller's: a standby follows it too.
-            DriverInput::NodeJoined { spec, endpoint } => self.join_node(now, &spec, endpoint),
-            DriverInput::NodeLeft(node) => self.leave_node(now, &node),
             // Dropping the reply tells the operator the controller cannot act now.
             DriverInput::Operator { .. }
             | DriverInput::PlaybackStopped(_)
@@ -242,39 +225,6 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             OperatorAction::Remove(node) => self.core.remove_node(now, &node),
             OperatorAction::Add(spec) => self.core.add_node(now, &spec),
         }
-    }
-
-    /// Adds a node the configuration now lists, with a client like the others'.
-    fn join_node(
-        &mut self,
-        now: switchyard_core::time::Millis,
-        spec: &NodeSpec,
-        endpoint: NodeEndpoint,
-    ) {
-        let Some(client) = self.clients.values().next().map(|c| c.for_node(endpoint)) else {
-            tracing::warn!(node = %spec.name, "cannot add a node to a controller without one");
-            return;
-        };
-        match self.core.add_node(now, spec) {
-            Ok(()) => {
-                tracing::info!(node = %spec.name, region = %spec.region, "node joined");
-                if let Some(metrics) = &self.metrics {
-                    metrics.node_known(&spec.name, &spec.region);
-                }
-                self.clients.insert(spec.name.clone(), client);
-            }
-            Err(error) => tracing::warn!(node = %spec.name, %error, "cannot add the node"),
-        }
-    }
-
-    /// Removes a node the configuration no longer lists. Its client stays: moving its
-    /// players away deletes them from it.
-    fn leave_node(&mut self, now: switchyard_core::time::Millis, node: &NodeId) {
-        match self.core.remove_node(now, node) {
-            Ok(()) => tracing::info!(%node, "node leaving: its players move away"),
-            Err(error) => tracing::warn!(%node, %error, "cannot remove the node"),
-        }
-        self.publish_operator_holds(false);
     }
 
     /// Where the core placed a guild, after executing the commands its request caused.

@@ -230,16 +230,6 @@ impl DaemonProcess {
         self.process.terminate()
     }
 
-    /// SIGHUP: it reads its configuration again.
-    pub fn hang_up(&self) {
-        let pid = self.process.pid().expect("the daemon runs");
-        let sent = std::process::Command::new("kill")
-            .args(["-HUP", &pid.to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(sent, "SIGHUP reaches {}", self.name);
-    }
-
     /// Starts it again: a new process with the same configuration.
     pub fn restart(&mut self) {
         self.process.kill();
@@ -366,37 +356,10 @@ pub struct Cluster {
     tasks: JoinSet<()>,
 }
 
-/// Where the daemons learn their nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeListing {
-    /// `LAVALINK_NODES`, as the runbook's deployments do (fixed for the process's life).
-    Environment,
-    /// `[[topology.nodes]]` and `[[lavalink]]` in the configuration file (reloadable).
-    ConfigFile,
-}
-
-/// A daemon configuration's node sections for `nodes`.
-fn node_sections(nodes: &[(&str, &str, String)]) -> String {
-    nodes
-        .iter()
-        .map(|(name, region, url)| {
-            format!(
-                "\n[[topology.nodes]]\nname = \"{name}\"\nregion = \"{region}\"\ncapacity = 1000\n\
-                 \n[[lavalink]]\nname = \"{name}\"\nurl = \"{url}\"\npassword = \"{PASSWORD}\"\n"
-            )
-        })
-        .collect()
-}
-
 impl Cluster {
     /// Starts everything and waits until one daemon acts, every node is up and the bot
     /// holds a session on every node.
     pub async fn start(test: &str) -> Self {
-        Self::start_with(test, NodeListing::Environment).await
-    }
-
-    /// [`Cluster::start`], the daemons learning their nodes as `listing` says.
-    pub async fn start_with(test: &str, listing: NodeListing) -> Self {
         let scratch = Scratch::new(test);
         let redis = RedisServer::start();
         let store = ProductionRedisStore::connect(&redis.url(), RedisStoreConfig::default())
@@ -419,15 +382,7 @@ impl Cluster {
         for name in ["ctl-a", "ctl-b"] {
             let port = free_port();
             let config = scratch.path(&format!("{name}.toml"));
-            let mut text = daemon_config(name, port);
-            if listing == NodeListing::ConfigFile {
-                let listed: Vec<_> = NODES
-                    .iter()
-                    .map(|(node, region)| (*node, *region, nodes[node].base_url()))
-                    .collect();
-                text.push_str(&node_sections(&listed));
-            }
-            std::fs::write(&config, text).expect("config written");
+            std::fs::write(&config, daemon_config(name, port)).expect("config written");
             let env: Vec<(String, String)> = [
                 ("LAVALINK_NODES", lavalink_nodes.as_str()),
                 ("LAVALINK_PASSWORD", PASSWORD),
@@ -437,7 +392,6 @@ impl Cluster {
                 ("RUST_LOG", "info"),
             ]
             .into_iter()
-            .filter(|(k, _)| listing == NodeListing::Environment || *k != "LAVALINK_NODES")
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
             let log = scratch.path(&format!("{name}.log"));
@@ -484,29 +438,6 @@ impl Cluster {
             (sessions.len() == NODES.len() && following).then_some(())
         })
         .await;
-    }
-
-    /// Starts one more node process (not listed to the daemons or the bot).
-    pub fn spawn_node(&mut self, name: &'static str, region: &'static str) {
-        let log = self.scratch.path(&format!("{name}.log"));
-        let node = NodeProcess::spawn(name, region, free_port(), free_port(), &log);
-        self.nodes.insert(name, node);
-    }
-
-    /// Rewrites every daemon's configuration file to list exactly `listed` (node
-    /// processes of this cluster), for a reload to pick up.
-    pub fn list_nodes_in_configs(&self, listed: &[&str]) {
-        let nodes: Vec<_> = listed
-            .iter()
-            .map(|name| {
-                let node = &self.nodes[name];
-                (node.name, node.region, node.base_url())
-            })
-            .collect();
-        for daemon in self.daemons.values() {
-            let text = daemon_config(daemon.name, daemon.port) + &node_sections(&nodes);
-            std::fs::write(&daemon.config, text).expect("config written");
-        }
     }
 
     /// The daemon that acts, once one does.

@@ -4,9 +4,6 @@
 //! [`crate::leader`]). Shutdown stops taking API requests, stops acting, writes what the
 //! store is owed, releases the lease (so a standby takes over at its next attempt rather
 //! than after the lease's TTL), and flushes the alert outbox, each within a deadline.
-//! SIGHUP reloads the configuration's nodes (see [`reload`]).
-
-mod reload;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,12 +16,12 @@ use crate::alerts::{AlertClock, AlertDispatcher, AlertSettings};
 use crate::api::{ApiState, router};
 use crate::config::DaemonConfig;
 use crate::driver::{Driver, DriverInput, DriverSettings};
-use crate::lavalink::watcher::WatchTarget;
+use crate::lavalink::watcher::{WatchTarget, watch_node};
 use crate::lavalink::{LavalinkClient, NodeEndpoint};
 use crate::leader::{ControllerId, Leadership, LeaseKeeper, Phase};
 use crate::metrics::Metrics;
 use crate::ports::store::Store;
-pub use reload::Reloader;
+use crate::ports::websocket::TokioConnector;
 
 /// How long shutdown waits for queued alerts.
 const ALERT_FLUSH_MS: u64 = 5_000;
@@ -66,9 +63,8 @@ fn watch_target(endpoint: &NodeEndpoint) -> Result<WatchTarget, DaemonError> {
     })
 }
 
-/// Runs the daemon until a termination signal; `reload` reads the configuration again
-/// on SIGHUP.
-pub async fn run(config: DaemonConfig, reload: Reloader) -> Result<(), DaemonError> {
+/// Runs the daemon until a termination signal.
+pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
     let started_unix_ms = unix_ms_now();
     let store = RedisStore::connect(config.redis_url.expose(), RedisStoreConfig::default())
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -124,8 +120,13 @@ pub async fn run(config: DaemonConfig, reload: Reloader) -> Result<(), DaemonErr
         .with_leadership(leadership.clone());
     let writer = driver.writer().clone();
     let driver_task = tokio::spawn(driver.run());
-    let running = reload::RunningNodes::start(&config, handle.clone())?;
-    tokio::spawn(reload::on_hangup(running, reload));
+    for endpoint in &config.endpoints {
+        tokio::spawn(watch_node(
+            TokioConnector,
+            watch_target(endpoint)?,
+            handle.clone(),
+        ));
+    }
     let listener =
         TcpListener::bind(config.listen)
             .await
