@@ -628,6 +628,53 @@ mod tests {
     }
 
     #[test]
+    fn a_region_outage_and_its_return_page_for_the_region_and_a_node_still_down_only() {
+        let mut book = AlertBook::new(&AlertConfig {
+            region_recovery_grace_ms: 30_000,
+            node_down_group_wait_ms: 5_000,
+        });
+        fire_at(&mut book, 100, node_down("eu-1"));
+        fire_at(&mut book, 160, node_down("eu-2"));
+        fire_at(&mut book, 300, eu_down());
+        assert_eq!(
+            drain(&mut book, 300),
+            [(AlertAction::Trigger, "switchyard/region-down/eu".to_owned())]
+        );
+        book.handle_timeout(Millis(5_300));
+        assert!(drain(&mut book, 5_300).is_empty(), "inhibited once waited");
+        // eu-1 returns, which ends the region alert; eu-2 is still down.
+        book.clear(&node_down("eu-1"));
+        book.clear(&eu_down());
+        assert_eq!(
+            drain(&mut book, 50_000),
+            [(AlertAction::Resolve, "switchyard/region-down/eu".to_owned())]
+        );
+        assert_eq!(book.poll_timeout(), Some(Millis(80_000)), "the grace");
+        book.handle_timeout(Millis(80_000));
+        assert_eq!(
+            drain(&mut book, 80_000),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-2".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_wait_over_during_a_maintenance_window_pages_when_the_window_ends() {
+        let mut book = waiting_book();
+        book.set_silenced(&"eu-1".into(), true);
+        fire_at(&mut book, 100, node_down("eu-1"));
+        drain(&mut book, 100);
+        book.handle_timeout(Millis(5_100));
+        assert!(drain(&mut book, 5_100).is_empty(), "silenced");
+        assert_eq!(book.poll_timeout(), None, "the wait is over");
+        book.set_silenced(&"eu-1".into(), false);
+        assert_eq!(
+            drain(&mut book, 6_000),
+            [(AlertAction::Trigger, "switchyard/node-down/eu-1".to_owned())],
+            "still down when the window ends: paged at once"
+        );
+    }
+
+    #[test]
     fn silenced_nodes_raise_nothing() {
         let mut book = AlertBook::default();
         book.set_silenced(&"eu-1".into(), true);
