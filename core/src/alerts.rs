@@ -229,8 +229,9 @@ impl AlertBook {
         severity: Severity,
         summary: String,
     ) {
-        let node_down = matches!(subject, AlertSubject::NodeDown { .. });
-        let entry = self.entries.entry(subject.clone()).or_insert(Entry {
+        // Only a node-down alert may be held: the clone is made for it alone.
+        let waits = matches!(subject, AlertSubject::NodeDown { .. }).then(|| subject.clone());
+        let entry = self.entries.entry(subject).or_insert(Entry {
             severity,
             summary: String::new(),
             since: now,
@@ -239,7 +240,7 @@ impl AlertBook {
         });
         if !entry.firing {
             entry.since = now;
-            if node_down && !entry.notified {
+            if let Some(subject) = waits.filter(|_| !entry.notified) {
                 self.group_wait.hold(now, [subject]);
             }
         }

@@ -2,7 +2,7 @@
 //! controller (the leader died or stepped down): they already play somewhere, so they
 //! are adopted where they are rather than placed anew.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use crate::health::NodeStatus;
 use crate::history::FailoverTrigger;
 use crate::ids::{GuildId, NodeId, PlanId, RegionId};
 use crate::time::Millis;
-use crate::topology::NodeIdx;
+use crate::topology::{NodeIdx, RegionIdx};
 
 use super::players::{Placement, Player};
 use super::{Controller, InputError};
@@ -142,34 +142,28 @@ impl Controller {
     /// operator's hold (a drain, a window, a failed-over region) that the controller
     /// taking over stands under.
     fn evacuate_unfit_hosts(&mut self, now: Millis, hosts: &BTreeSet<NodeIdx>) {
+        // A failed-over region's hosts leave together, as one incident, as they did when
+        // the operator failed it over.
+        let mut by_region: BTreeMap<RegionIdx, Vec<NodeIdx>> = BTreeMap::new();
         for &idx in hosts {
             let node = self.node(idx);
             let id = node.id.clone();
             if node.health.status() == NodeStatus::Down {
                 if !self.fail_open {
-                    self.evacuate(
-                        now,
-                        idx,
-                        MoveReason::NodeDown,
-                        FailoverTrigger::NodeDown { node: id },
-                    );
+                    let trigger = FailoverTrigger::NodeDown { node: id };
+                    self.evacuate(now, idx, MoveReason::NodeDown, trigger);
                 }
             } else if node.drained || node.maintenance {
-                self.evacuate(
-                    now,
-                    idx,
-                    MoveReason::Drain,
-                    FailoverTrigger::Drain { node: id },
-                );
+                let trigger = FailoverTrigger::Drain { node: id };
+                self.evacuate(now, idx, MoveReason::Drain, trigger);
             } else if self.region_evacuated(node.region) {
-                let region = self.topology.regions[usize::from(node.region.0)].id.clone();
-                self.evacuate(
-                    now,
-                    idx,
-                    MoveReason::RegionEvacuation,
-                    FailoverTrigger::RegionEvacuation { region },
-                );
+                by_region.entry(node.region).or_default().push(idx);
             }
+        }
+        for (region, nodes) in by_region {
+            let region = self.topology.regions[usize::from(region.0)].id.clone();
+            let trigger = FailoverTrigger::RegionEvacuation { region };
+            self.evacuate_all(now, &nodes, MoveReason::RegionEvacuation, trigger);
         }
     }
 }

@@ -155,12 +155,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let (inputs_tx, inputs) = mpsc::channel(1_024);
         let writer = StoreWriter::start(store.clone(), settings.store_retry_interval);
         let (view, view_rx) = ViewPublisher::new(&core);
-        let configured_maintenance = core
-            .nodes()
-            .into_iter()
-            .filter(|n| n.maintenance)
-            .map(|n| n.node)
-            .collect();
+        let configured_maintenance = operator_holds::configured_windows(&core);
         let driver = Self {
             clients: clients
                 .into_iter()

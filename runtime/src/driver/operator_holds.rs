@@ -43,6 +43,16 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
     }
 }
 
+/// The nodes `core` holds in maintenance by configuration: read before any operator
+/// acts, when the core's windows are the configuration's.
+pub(super) fn configured_windows(core: &Controller) -> BTreeSet<NodeId> {
+    core.nodes()
+        .into_iter()
+        .filter(|n| n.maintenance)
+        .map(|n| n.node)
+        .collect()
+}
+
 /// The holds `core` stands under, in a stable order, leaving out the windows the
 /// configuration opened (`configured`). A node in maintenance is also drained; the window
 /// is the hold that says both.
@@ -82,8 +92,8 @@ fn apply(
         tracing::info!("no operator holds in the store: keeping this controller's own");
         return;
     };
-    let nodes: BTreeSet<_> = core.nodes().into_iter().map(|r| r.node).collect();
-    let regions: BTreeSet<_> = core.nodes().into_iter().map(|r| r.region).collect();
+    let (nodes, regions): (BTreeSet<_>, BTreeSet<_>) =
+        core.nodes().into_iter().map(|r| (r.node, r.region)).unzip();
     for hold in &read {
         let known = match hold {
             OperatorHold::Drained { node } | OperatorHold::Maintenance { node } => {
@@ -172,12 +182,7 @@ mod tests {
         };
         let core = Controller::new(Millis::ZERO, ControllerConfig::default(), &topology)
             .expect("valid topology");
-        let configured = core
-            .nodes()
-            .into_iter()
-            .filter(|n| n.maintenance)
-            .map(|n| n.node)
-            .collect();
+        let configured = configured_windows(&core);
         (core, configured)
     }
 
