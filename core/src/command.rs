@@ -79,6 +79,13 @@ pub struct NodeHealthReport {
     pub drained: bool,
     /// Whether it is in a maintenance window.
     pub maintenance: bool,
+    /// Whether it joined at run time and is not admitted yet (it takes no players until
+    /// every bot process holds a Lavalink session on it).
+    #[serde(default)]
+    pub joining: bool,
+    /// Whether it is leaving: it takes no players and its players move away.
+    #[serde(default)]
+    pub leaving: bool,
     /// When this state began.
     pub since: Millis,
 }

@@ -9,7 +9,8 @@
 //! * **Inputs** are the `handle_*` methods of [`Controller`] (probe outcomes, node stats,
 //!   websocket closes, playback requests, player positions, move outcomes, shard
 //!   heartbeats, spares) and the operator methods (`drain_node`, `enable_node`,
-//!   `set_maintenance`, `fail_over_region`, `restore_region`, `add_node`, `remove_node`).
+//!   `set_maintenance`, `fail_over_region`, `restore_region`, and for nodes joining and
+//!   leaving at run time `add_node`, `admit_node`, `remove_node`, `forget_node`).
 //!   Every input carries `now` as [`time::Millis`]; time never goes backwards.
 //! * **Commands** come out of [`Controller::poll_command`]: probe a node, publish its
 //!   health, assign or move a player, report a guild degraded, promote or fence a shard

@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use switchyard_core::PlayerPlacement;
 use switchyard_core::alerts::{AlertAction, AlertSubject};
 use switchyard_core::command::{Command, DegradedReason, MoveReason};
 use switchyard_core::harness::Harness;
@@ -13,6 +12,7 @@ use switchyard_core::ids::{GuildId, NodeId, ProcessId, ShardId};
 use switchyard_core::shards::ShardHeartbeat;
 use switchyard_core::time::Millis;
 use switchyard_core::topology::NodeSpec;
+use switchyard_core::{InputError, PlayerPlacement};
 
 #[test]
 fn nodes_come_up_and_players_spread_by_load() {
@@ -416,20 +416,44 @@ fn nodes_join_and_leave_at_run_time() {
     h.controller.add_node(h.now, &spec).unwrap();
     h.drain();
     h.run_for(2_000);
+    let joined = h.controller.node_health(&"us-9".into()).unwrap();
+    assert_eq!(joined.status, NodeStatus::Up, "probed while joining");
+    assert!(joined.joining && !joined.available, "{joined:?}");
     h.request(1, "free", None, None);
     assert_eq!(
         node_of(&h, 1).as_deref(),
+        Some("us-1"),
+        "a node not admitted takes no players, whatever its priority"
+    );
+    h.controller.admit_node(h.now, &"us-9".into()).unwrap();
+    h.drain();
+    h.request(2, "free", None, None);
+    assert_eq!(
+        node_of(&h, 2).as_deref(),
         Some("us-9"),
-        "higher priority wins"
+        "once admitted, higher priority wins"
+    );
+    assert_eq!(
+        h.controller.forget_node(h.now, &"us-9".into()),
+        Err(InputError::NodeNotLeaving("us-9".into()))
     );
     h.controller.remove_node(h.now, &"us-9".into()).unwrap();
+    let leaving = h.controller.node_health(&"us-9".into()).unwrap();
+    assert!(leaving.leaving && !leaving.available, "{leaving:?}");
+    assert_eq!(
+        h.controller.forget_node(h.now, &"us-9".into()),
+        Err(InputError::NodeStillHosts("us-9".into())),
+        "its player is still moving off it"
+    );
     h.drain();
     h.run_for(2_000);
-    assert_eq!(node_of(&h, 1).as_deref(), Some("us-1"));
+    assert_eq!(node_of(&h, 2).as_deref(), Some("us-1"));
     assert!(
-        h.controller.node_health(&"us-9".into()).is_none(),
-        "forgotten once empty"
+        h.controller.node_health(&"us-9".into()).is_some(),
+        "an empty leaving node stays known until the shell forgets it"
     );
+    h.controller.forget_node(h.now, &"us-9".into()).unwrap();
+    assert!(h.controller.node_health(&"us-9".into()).is_none());
     assert!(
         h.controller
             .add_node(

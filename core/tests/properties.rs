@@ -49,7 +49,9 @@ enum Op {
         region: usize,
         capacity: u32,
     },
+    AdmitNode(usize),
     RemoveNode(usize),
+    ForgetNode(usize),
     Heartbeat {
         shard: u32,
         process: u8,
@@ -111,7 +113,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..3).prop_map(Op::FailOverRegion),
         1 => (0usize..3).prop_map(Op::RestoreRegion),
         1 => (0usize..3, 1u32..=6).prop_map(|(region, capacity)| Op::AddNode { region, capacity }),
+        1 => (0usize..8).prop_map(Op::AdmitNode),
         1 => (0usize..8).prop_map(Op::RemoveNode),
+        1 => (0usize..8).prop_map(Op::ForgetNode),
         3 => (0u32..4, 0u8..4, 0u64..4).prop_map(|(shard, process, epoch)| Op::Heartbeat { shard, process, epoch }),
         1 => (0u8..4).prop_map(Op::Spare),
         6 => (100u64..20_000).prop_map(Op::Advance),
@@ -279,8 +283,16 @@ fn apply(model: &mut Model, h: &mut Harness, op: &Op, check: Check) -> Result<()
                 .map_err(|e| e.to_string())?;
             model.node_names.push(name);
         }
+        Op::AdmitNode(n) => {
+            let _ = h.controller.admit_node(now, &model.node(*n));
+        }
         Op::RemoveNode(n) => {
             let _ = h.controller.remove_node(now, &model.node(*n));
+        }
+        Op::ForgetNode(n) => {
+            // Refused while players are on it or moving off it; the invariants hold
+            // either way.
+            let _ = h.controller.forget_node(now, &model.node(*n));
         }
         Op::Heartbeat {
             shard,
@@ -383,7 +395,8 @@ fn no_placement_on_unavailable_nodes(
         let node = nodes
             .get(target)
             .ok_or(format!("{guild} sent to unknown node {target}"))?;
-        if node.status == NodeStatus::Down || node.drained || node.maintenance || !node.available {
+        let held = node.drained || node.maintenance || node.joining || node.leaving;
+        if node.status == NodeStatus::Down || held || !node.available {
             return Err(format!(
                 "{guild} sent to unavailable node {target}: {node:?}"
             ));

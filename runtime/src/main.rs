@@ -72,10 +72,15 @@ fn main() -> ExitCode {
         },
         Command::Run { config, log_json } => {
             init_logging(log_json);
-            let config = match load(config.as_ref()) {
+            let path = config;
+            let config = match load(path.as_ref()) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
+            // SIGHUP reads the same file and environment again.
+            let reload: switchyard_runtime::daemon::Reloader = Box::new(move || {
+                DaemonConfig::load(path.as_deref(), &|name| std::env::var(name).ok())
+            });
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(error) => {
@@ -83,7 +88,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(RUNTIME_ERROR);
                 }
             };
-            match runtime.block_on(switchyard_runtime::daemon::run(config)) {
+            match runtime.block_on(switchyard_runtime::daemon::run(config, reload)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("switchyard: {error}");

@@ -296,6 +296,8 @@ mod tests {
                 flapping: false,
                 drained: false,
                 maintenance: false,
+                joining: false,
+                leaving: false,
                 since: Millis(5),
             },
             updated_at_ms: 9,

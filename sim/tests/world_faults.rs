@@ -248,6 +248,27 @@ fn a_joining_node_is_down_until_it_joins_then_the_controller_uses_it() {
         "{:?}",
         health_changes(&outcome, "eu-3")
     );
+    // It takes players only once admitted: after the bots' sessions on it are read.
+    let admitted = audits(&outcome, "node_admitted", "eu-3");
+    let [(admitted_at, _)] = admitted.as_slice() else {
+        panic!("eu-3 admitted once: {admitted:?}");
+    };
+    assert!(
+        (added[0].0..50_000).contains(admitted_at),
+        "admitted at {admitted_at} ms, added {added:?}"
+    );
+    let first_use = all
+        .iter()
+        .filter(|(_, c)| {
+            (c["command"] == "move_player" && c["to"] == "eu-3")
+                || (c["command"] == "assign_player" && c["node"] == "eu-3")
+        })
+        .map(|(at, _)| *at)
+        .min();
+    assert!(
+        first_use.is_some_and(|at| at >= *admitted_at),
+        "eu-3 first given a player at {first_use:?}, admitted at {admitted_at}"
+    );
     // The drain of eu-1 at 1 m moves players, some onto the new node.
     let onto_eu3 = all
         .iter()

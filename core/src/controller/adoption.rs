@@ -140,7 +140,7 @@ impl Controller {
     /// Moves the players of adopted hosts that may not keep them: hosts that died while
     /// no controller was acting (nobody moved their players), and hosts under an
     /// operator's hold (a drain, a window, a failed-over region) that the controller
-    /// taking over stands under.
+    /// taking over stands under, and hosts that are leaving.
     fn evacuate_unfit_hosts(&mut self, now: Millis, hosts: &BTreeSet<NodeIdx>) {
         // A failed-over region's hosts leave together, as one incident, as they did when
         // the operator failed it over.
@@ -153,7 +153,7 @@ impl Controller {
                     let trigger = FailoverTrigger::NodeDown { node: id };
                     self.evacuate(now, idx, MoveReason::NodeDown, trigger);
                 }
-            } else if node.drained || node.maintenance {
+            } else if node.drained || node.maintenance || node.removing {
                 let trigger = FailoverTrigger::Drain { node: id };
                 self.evacuate(now, idx, MoveReason::Drain, trigger);
             } else if self.region_evacuated(node.region) {
@@ -303,6 +303,33 @@ mod tests {
         assert!(commands.iter().any(
             |c| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(4) && a.node.as_str() == "eu-1")
         ));
+    }
+
+    #[test]
+    fn players_adopted_on_a_leaving_node_move_off_it_before_it_is_forgotten() {
+        // A standby was told eu-2 left: with no players it keeps eu-2 known, leaving.
+        let (mut core, now) = warm();
+        let eu2 = NodeId::new("eu-2");
+        core.remove_node(now, &eu2).expect("known node");
+        drain(&mut core);
+        assert!(core.node_health(&eu2).is_some_and(|r| r.leaving));
+        let refused =
+            core.handle_players_adopted(now, &[adoption(1, Some("eu-2")), adoption(2, None)]);
+        assert!(refused.is_empty(), "{refused:?}");
+        let commands = drain(&mut core);
+        assert_eq!(
+            move_targets(&commands),
+            [(1, "eu-1".to_owned())],
+            "{commands:?}"
+        );
+        assert!(commands.iter().any(
+            |c| matches!(c, Command::AssignPlayer(a) if a.guild == GuildId(2) && a.node.as_str() == "eu-1")
+        ));
+        assert_eq!(
+            core.forget_node(now, &eu2),
+            Err(InputError::NodeStillHosts(eu2.clone())),
+            "its player is still moving off"
+        );
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub enum InputError {
     /// A node of that name already exists.
     #[error("node `{0}` already exists")]
     DuplicateNode(NodeId),
+    /// Only a node that is leaving can be forgotten.
+    #[error("node `{0}` is not leaving")]
+    NodeNotLeaving(NodeId),
+    /// A leaving node is forgotten only once no player is on it or moving off it.
+    #[error("node `{0}` still hosts players")]
+    NodeStillHosts(NodeId),
     /// A node joining at run time has an invalid description.
     #[error(transparent)]
     InvalidNode(#[from] ConfigError),
@@ -243,7 +249,6 @@ impl Controller {
         self.now = self.now.max(now);
         if self.derived_dirty {
             self.derived_dirty = false;
-            self.forget_empty_removed_nodes(now);
             self.update_region_alerts(now);
         }
         let commands = &mut self.commands;

@@ -22,7 +22,9 @@ pub(crate) struct NodeEntry {
     pub(crate) capacity: u32,
     pub(crate) maintenance: bool,
     pub(crate) drained: bool,
-    /// Removal requested: drained, and forgotten once empty.
+    /// Joined at run time and not admitted yet: probed, but given no players.
+    pub(crate) joining: bool,
+    /// Removal requested: drained, and forgotten when the shell says so once empty.
     pub(crate) removing: bool,
     /// Removed: a tombstone that keeps indices stable.
     pub(crate) gone: bool,
@@ -47,6 +49,7 @@ impl NodeEntry {
         self.health.status().is_serving()
             && !self.maintenance
             && !self.drained
+            && !self.joining
             && !self.removing
             && !self.gone
             && !region_evacuated
@@ -99,6 +102,7 @@ impl Controller {
             capacity: spec.capacity,
             maintenance: spec.maintenance,
             drained: false,
+            joining: false,
             removing: false,
             gone: false,
             health: NodeHealth::new(now),
@@ -124,9 +128,13 @@ impl Controller {
         node.accepts_players(self.region_evacuated(node.region))
     }
 
-    /// A node joins at run time; it is probed at once and gets players once up.
+    /// A node joins at run time. It is probed at once but takes no players until
+    /// [`Controller::admit_node`]: a player can only be created on a node through a bot
+    /// process's Lavalink session there, so the shell admits the node once every bot
+    /// process holds one.
     pub fn add_node(&mut self, now: Millis, spec: &NodeSpec) -> Result<(), InputError> {
         let idx = self.insert_node(now, "node", spec)?;
+        self.node_mut(idx).joining = true;
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_added")
                 .with("node", &spec.name)
@@ -137,20 +145,82 @@ impl Controller {
         Ok(())
     }
 
-    /// A node leaves: drained now, forgotten once its players have moved.
+    /// Lets a node that joined take players (once up); displaced players waiting for a
+    /// node and degraded guilds are placed again. Admitting an admitted node does nothing.
+    pub fn admit_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
+        let idx = self.node_idx(node)?;
+        if self.node(idx).joining {
+            self.node_mut(idx).joining = false;
+            self.commands.push_back(Command::Audit(
+                AuditEvent::new(now, "node_admitted").with("node", node),
+            ));
+            self.after_node_became_available(now, idx);
+            self.publish(now, idx);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// A node leaves: it takes no more players and its players move away (same region
+    /// first). It stays known, and probed, until [`Controller::forget_node`]: a shell
+    /// that stops acting forgets its players, and the node must still be known when it
+    /// (or another controller) adopts the players left on it.
     pub fn remove_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
         let idx = self.node_idx(node)?;
-        self.node_mut(idx).removing = true;
-        self.derived_dirty = true;
+        if !self.node(idx).removing {
+            self.node_mut(idx).removing = true;
+            self.node_mut(idx).restoration = None;
+            self.commands.push_back(Command::Audit(
+                AuditEvent::new(now, "node_removing").with("node", node),
+            ));
+            self.evacuate(
+                now,
+                idx,
+                MoveReason::Drain,
+                FailoverTrigger::Drain { node: node.clone() },
+            );
+            self.publish(now, idx);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Forgets a node that is leaving once no player is on it or moving off it; its
+    /// alerts end. Refused (and nothing changes) before then.
+    pub fn forget_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
+        let idx = self.node_idx(node)?;
+        let entry = self.node(idx);
+        if !entry.removing {
+            return Err(InputError::NodeNotLeaving(node.clone()));
+        }
+        if entry.assigned > 0 || self.moves.any_from(idx) {
+            return Err(InputError::NodeStillHosts(node.clone()));
+        }
+        let region = entry.region;
+        self.node_mut(idx).gone = true;
+        self.node_index.remove(node);
+        self.region_nodes[usize::from(region.0)].retain(|n| *n != idx);
+        let region = self.topology.region_id(region).clone();
+        for subject in [
+            AlertSubject::NodeDown {
+                node: node.clone(),
+                region: region.clone(),
+            },
+            AlertSubject::NodeDegraded {
+                node: node.clone(),
+                region: region.clone(),
+            },
+            AlertSubject::NodeFlapping {
+                node: node.clone(),
+                region,
+            },
+        ] {
+            self.alerts.clear(&subject);
+        }
         self.commands.push_back(Command::Audit(
-            AuditEvent::new(now, "node_removing").with("node", node),
+            AuditEvent::new(now, "node_removed").with("node", node),
         ));
-        self.evacuate(
-            now,
-            idx,
-            MoveReason::Drain,
-            FailoverTrigger::Drain { node: node.clone() },
-        );
+        self.derived_dirty = true;
         self.settle(now);
         Ok(())
     }
@@ -689,42 +759,9 @@ impl Controller {
             flapping: entry.health.is_flapping(),
             drained: entry.drained,
             maintenance: entry.maintenance,
+            joining: entry.joining,
+            leaving: entry.removing,
             since: entry.health.since(),
-        }
-    }
-
-    pub(super) fn forget_empty_removed_nodes(&mut self, now: Millis) {
-        let empty: Vec<NodeIdx> = self
-            .live_nodes()
-            .filter(|(_, n)| n.removing && n.assigned == 0)
-            .map(|(idx, _)| idx)
-            .filter(|idx| !self.moves.any_from(*idx))
-            .collect();
-        for idx in empty {
-            let region = self.node(idx).region;
-            let id = self.node(idx).id.clone();
-            self.node_mut(idx).gone = true;
-            self.node_index.remove(&id);
-            self.region_nodes[usize::from(region.0)].retain(|n| *n != idx);
-            for subject in [
-                AlertSubject::NodeDown {
-                    node: id.clone(),
-                    region: self.topology.region_id(region).clone(),
-                },
-                AlertSubject::NodeDegraded {
-                    node: id.clone(),
-                    region: self.topology.region_id(region).clone(),
-                },
-                AlertSubject::NodeFlapping {
-                    node: id.clone(),
-                    region: self.topology.region_id(region).clone(),
-                },
-            ] {
-                self.alerts.clear(&subject);
-            }
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_removed").with("node", &id),
-            ));
         }
     }
 

@@ -34,6 +34,8 @@ struct PanelNode<'a> {
     drained: bool,
     maintenance: bool,
     flapping: bool,
+    joining: bool,
+    leaving: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +58,8 @@ pub(super) async fn nodes(State(state): State<ApiState>) -> Response {
             drained: n.drained,
             maintenance: n.maintenance,
             flapping: n.flapping,
+            joining: n.joining,
+            leaving: n.leaving,
         })
         .collect();
     Json(PanelNodes { nodes }).into_response()

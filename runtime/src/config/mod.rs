@@ -21,6 +21,7 @@
 mod env;
 mod leader;
 mod raw;
+pub mod reload;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -11,7 +11,8 @@ use switchyard_core::{Controller, InputError, PlaybackRequest, PlayerPlacement};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::Driver;
+use super::{Driver, MembershipError};
+use crate::lavalink::NodeEndpoint;
 use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
 
@@ -41,9 +42,10 @@ pub enum OperatorAction {
     Enable(NodeId),
     /// Start a maintenance window.
     Maintenance(NodeId),
-    /// Forget a node once its players have moved.
+    /// A node leaves: its players move away, then it is forgotten.
     Remove(NodeId),
-    /// A node joins (its client must already be known to the driver).
+    /// A node joins (its client must already be known to the driver); it takes players
+    /// once every bot process holds a session on it.
     Add(NodeSpec),
 }
 
@@ -70,6 +72,24 @@ pub enum DriverInput {
     NodeSocketClosed(NodeId),
     /// A node pushed `stats` over its websocket.
     NodeStats(NodeId, NodeStats),
+    /// A node joined the configuration: it is probed, and takes players once every bot
+    /// process holds a session on it. Every controller applies it, acting or standing by.
+    NodeJoined {
+        /// Its policy: region, priority, weight, capacity, maintenance.
+        spec: NodeSpec,
+        /// Where it is.
+        endpoint: NodeEndpoint,
+        /// Whether it was added.
+        reply: oneshot::Sender<Result<(), MembershipError>>,
+    },
+    /// A node left the configuration: its players move away, then it is forgotten.
+    /// Every controller applies it, acting or standing by.
+    NodeLeft {
+        /// The node.
+        node: NodeId,
+        /// Whether it was known.
+        reply: oneshot::Sender<Result<(), MembershipError>>,
+    },
     /// An operator action.
     Operator {
         /// The action.
@@ -126,6 +146,32 @@ impl DriverHandle {
         answer.await.map_err(|_| DriverGone)
     }
 
+    /// Adds a node that joined the configuration.
+    pub async fn join_node(
+        &self,
+        spec: NodeSpec,
+        endpoint: NodeEndpoint,
+    ) -> Result<Result<(), MembershipError>, DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        let input = DriverInput::NodeJoined {
+            spec,
+            endpoint,
+            reply,
+        };
+        self.send(input).await?;
+        answer.await.map_err(|_| DriverGone)
+    }
+
+    /// Starts the departure of a node that left the configuration.
+    pub async fn leave_node(
+        &self,
+        node: NodeId,
+    ) -> Result<Result<(), MembershipError>, DriverGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(DriverInput::NodeLeft { node, reply }).await?;
+        answer.await.map_err(|_| DriverGone)
+    }
+
     /// Runs an operator action.
     pub async fn operate(
         &self,
@@ -140,6 +186,22 @@ impl DriverHandle {
 impl<H: HttpClient, S: Store> Driver<H, S> {
     pub(super) fn accept(&mut self, input: DriverInput) {
         let now = self.now();
+        // The configuration is every controller's: a standby follows it too.
+        let input = match input {
+            DriverInput::NodeJoined {
+                spec,
+                endpoint,
+                reply,
+            } => {
+                let _ = reply.send(self.join_node_at(now, &spec, endpoint));
+                return;
+            }
+            DriverInput::NodeLeft { node, reply } => {
+                let _ = reply.send(self.leave_node(now, &node).map_err(Into::into));
+                return;
+            }
+            input => input,
+        };
         if !self.is_acting() {
             return self.refuse(input);
         }
@@ -181,7 +243,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                 }
                 let _ = reply.send(outcome);
             }
-            DriverInput::Shutdown => {}
+            // Membership was applied above; shutdown is the loop's.
+            DriverInput::NodeJoined { .. }
+            | DriverInput::NodeLeft { .. }
+            | DriverInput::Shutdown => {}
         }
     }
 
@@ -207,6 +272,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             DriverInput::Operator { .. }
             | DriverInput::PlaybackStopped(_)
             | DriverInput::SpareRegistered { .. }
+            | DriverInput::NodeJoined { .. }
+            | DriverInput::NodeLeft { .. }
             | DriverInput::Shutdown => {}
         }
     }
@@ -222,8 +289,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             OperatorAction::Drain(node) => self.core.drain_node(now, &node),
             OperatorAction::Enable(node) => self.core.enable_node(now, &node),
             OperatorAction::Maintenance(node) => self.core.set_maintenance(now, &node, true),
-            OperatorAction::Remove(node) => self.core.remove_node(now, &node),
-            OperatorAction::Add(spec) => self.core.add_node(now, &spec),
+            OperatorAction::Remove(node) => self.leave_node(now, &node),
+            OperatorAction::Add(spec) => self.join_node(now, &spec, None),
         }
     }
 

@@ -164,6 +164,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         // The rebuild read no change stream position: the next poll reads them all.
         self.snapshot_feed.restart();
         self.sessions = rebuild.sessions;
+        self.admit_joined_nodes(now);
         self.acting = Acting::Leader { token };
         self.writer.set_accepting(true);
         if let Some(leadership) = &self.leadership {

@@ -10,6 +10,7 @@
 
 mod inputs;
 mod leadership;
+mod membership;
 mod moves;
 mod observe;
 mod operator_holds;
@@ -28,8 +29,9 @@ use switchyard_core::time::Millis;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-pub use inputs::{DriverHandle, DriverInput, OperatorAction, PlacementReply};
+pub use inputs::{DriverGone, DriverHandle, DriverInput, OperatorAction, PlacementReply};
 use leadership::{Acting, Rebuild};
+pub use membership::MembershipError;
 use moves::MoveOutcome;
 use poller::Polled;
 use snapshot_feed::SnapshotFeed;
@@ -139,6 +141,12 @@ pub struct Driver<H: HttpClient, S: Store> {
     operator_published: Option<Vec<crate::store_schema::OperatorHold>>,
     /// Nodes its configuration puts in maintenance: the configuration's to end.
     configured_maintenance: std::collections::BTreeSet<NodeId>,
+    /// A client whose transport and timeout clients for joining nodes copy.
+    client_template: Option<LavalinkClient<H>>,
+    /// Nodes that left and are not yet forgotten (see [`membership`]).
+    leaving: std::collections::BTreeSet<NodeId>,
+    /// Joined nodes waiting for bot sessions, with the processes last seen missing.
+    joining_waits: BTreeMap<NodeId, std::collections::BTreeSet<ProcessId>>,
 }
 
 impl<H: HttpClient, S: Store> Driver<H, S> {
@@ -156,6 +164,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let writer = StoreWriter::start(store.clone(), settings.store_retry_interval);
         let (view, view_rx) = ViewPublisher::new(&core);
         let configured_maintenance = operator_holds::configured_windows(&core);
+        let client_template = clients.first().cloned();
         let driver = Self {
             clients: clients
                 .into_iter()
@@ -184,6 +193,9 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             awaiting_snapshot: Vec::new(),
             operator_published: None,
             configured_maintenance,
+            client_template,
+            leaving: std::collections::BTreeSet::new(),
+            joining_waits: BTreeMap::new(),
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))
     }
@@ -215,6 +227,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         });
         loop {
             self.core.handle_timeout(self.now());
+            self.execute_commands();
+            self.forget_departed_nodes();
             self.execute_commands();
             self.view.refresh(&self.core, Instant::now());
             let deadline = self

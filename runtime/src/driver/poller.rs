@@ -67,7 +67,10 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             Err(error) => tracing::debug!(%error, "heartbeats unreadable"),
         }
         match polled.sessions {
-            Ok(sessions) => self.sessions = sessions,
+            Ok(sessions) => {
+                self.sessions = sessions;
+                self.admit_joined_nodes(now);
+            }
             Err(error) => tracing::debug!(%error, "sessions unreadable"),
         }
         match polled.snapshots {

@@ -52,7 +52,8 @@ pub enum StreamWrite {
 
 #[derive(Debug, Default)]
 struct Owed {
-    health: BTreeMap<NodeId, (NodeHealthRecord, Duration)>,
+    /// The latest health per node, or `None` to delete it (the node left).
+    health: BTreeMap<NodeId, Option<(NodeHealthRecord, Duration)>>,
     routes: BTreeMap<GuildId, Option<NodeId>>,
     guilds: BTreeMap<GuildId, Option<GuildRecord>>,
     /// Every operator hold in force, when changed.
@@ -143,7 +144,14 @@ impl StoreWriter {
     pub fn health(&self, record: NodeHealthRecord, ttl: Duration) {
         self.with_owed(|owed| {
             owed.health
-                .insert(record.report.node.clone(), (record, ttl));
+                .insert(record.report.node.clone(), Some((record, ttl)));
+        });
+    }
+
+    /// Deletes a node's health (the node left), superseding unwritten health.
+    pub fn forget_health(&self, node: NodeId) {
+        self.with_owed(|owed| {
+            owed.health.insert(node, None);
         });
     }
 
@@ -320,9 +328,13 @@ impl StoreWriter {
 /// Writes everything; on the first failure returns what is left (including the failed
 /// write) so it can be retried.
 async fn write_all<S: Store>(store: &S, mut owed: Owed) -> Result<(), (StoreError, Owed)> {
-    while let Some((node, (record, ttl))) = owed.health.pop_first() {
-        if let Err(error) = store.put_node_health(&record, ttl).await {
-            owed.health.insert(node, (record, ttl));
+    while let Some((node, health)) = owed.health.pop_first() {
+        let written = match &health {
+            Some((record, ttl)) => store.put_node_health(record, *ttl).await,
+            None => store.delete_node_health(&node).await,
+        };
+        if let Err(error) = written {
+            owed.health.insert(node, health);
             return Err((error, owed));
         }
     }

@@ -121,6 +121,11 @@ impl<H: HttpClient> LavalinkClient<H> {
         }
     }
 
+    /// A client for another node, over the same transport and with the same timeout.
+    pub fn for_node(&self, endpoint: NodeEndpoint) -> Self {
+        Self::new(self.http.clone(), endpoint, self.timeout)
+    }
+
     /// The node this client talks to.
     pub fn endpoint(&self) -> &NodeEndpoint {
         &self.endpoint

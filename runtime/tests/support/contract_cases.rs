@@ -34,6 +34,8 @@ pub(crate) fn health(node: &str, players: u32) -> NodeHealthRecord {
             flapping: false,
             drained: false,
             maintenance: false,
+            joining: false,
+            leaving: false,
             since: Millis(1_000),
         },
         updated_at_ms: 2_000,

@@ -239,6 +239,21 @@ impl DaemonProcess {
     pub fn log_tail(&self) -> String {
         self.process.log_tail(40)
     }
+
+    /// Whether its whole log so far contains `text`.
+    pub fn log_contains(&self, text: &str) -> bool {
+        std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(text))
+    }
+
+    /// SIGHUP (`systemctl reload`): it reads its configuration again.
+    pub fn hang_up(&self) {
+        let pid = self.process.pid().expect("the daemon runs");
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "SIGHUP reaches {}", self.name);
+    }
 }
 
 fn spawn_daemon(name: &str, config: &Path, env: &[(String, String)], log: &Path) -> ChildProcess {
@@ -356,10 +371,43 @@ pub struct Cluster {
     tasks: JoinSet<()>,
 }
 
+/// Where the daemons learn their nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeListing {
+    /// `LAVALINK_NODES`, as the runbook's deployments do (fixed for the process's life).
+    Environment,
+    /// `[[topology.nodes]]` and `[[lavalink]]` in the configuration file (reloadable).
+    ConfigFile,
+}
+
+/// A daemon configuration's node sections for `nodes` (name, region, URL).
+fn node_sections(nodes: &[(&str, &str, String)]) -> String {
+    nodes
+        .iter()
+        .map(|(name, region, url)| {
+            format!(
+                "\n[[topology.nodes]]\nname = \"{name}\"\nregion = \"{region}\"\ncapacity = 1000\n\
+                 \n[[lavalink]]\nname = \"{name}\"\nurl = \"{url}\"\npassword = \"{PASSWORD}\"\n"
+            )
+        })
+        .collect()
+}
+
 impl Cluster {
     /// Starts everything and waits until one daemon acts, every node is up and the bot
     /// holds a session on every node.
     pub async fn start(test: &str) -> Self {
+        Self::start_with(test, NodeListing::Environment, &[]).await
+    }
+
+    /// [`Cluster::start`], the daemons learning their nodes as `listing` says, with
+    /// `bot_only` nodes running that the bot knows (and holds sessions on) but the
+    /// daemons are not told of.
+    pub async fn start_with(
+        test: &str,
+        listing: NodeListing,
+        bot_only: &[(&'static str, &'static str)],
+    ) -> Self {
         let scratch = Scratch::new(test);
         let redis = RedisServer::start();
         let store = ProductionRedisStore::connect(&redis.url(), RedisStoreConfig::default())
@@ -368,7 +416,7 @@ impl Cluster {
         let mut tasks = JoinSet::new();
         let receiver = Receiver::start(&mut tasks).await;
         let mut nodes = BTreeMap::new();
-        for (name, region) in NODES {
+        for &(name, region) in NODES.iter().chain(bot_only) {
             let log = scratch.path(&format!("{name}.log"));
             let node = NodeProcess::spawn(name, region, free_port(), free_port(), &log);
             nodes.insert(name, node);
@@ -382,7 +430,15 @@ impl Cluster {
         for name in ["ctl-a", "ctl-b"] {
             let port = free_port();
             let config = scratch.path(&format!("{name}.toml"));
-            std::fs::write(&config, daemon_config(name, port)).expect("config written");
+            let mut text = daemon_config(name, port);
+            if listing == NodeListing::ConfigFile {
+                let listed: Vec<_> = NODES
+                    .iter()
+                    .map(|(node, region)| (*node, *region, nodes[node].base_url()))
+                    .collect();
+                text.push_str(&node_sections(&listed));
+            }
+            std::fs::write(&config, text).expect("config written");
             let env: Vec<(String, String)> = [
                 ("LAVALINK_NODES", lavalink_nodes.as_str()),
                 ("LAVALINK_PASSWORD", PASSWORD),
@@ -392,6 +448,7 @@ impl Cluster {
                 ("RUST_LOG", "info"),
             ]
             .into_iter()
+            .filter(|(k, _)| listing == NodeListing::Environment || *k != "LAVALINK_NODES")
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
             let log = scratch.path(&format!("{name}.log"));
@@ -435,9 +492,36 @@ impl Cluster {
         eventually("the bot's sessions on every node", async || {
             let sessions = store.sessions(&ProcessId::new(BOT_PROCESS)).await.ok()?;
             let following = self.bot.state().is_following_moves();
-            (sessions.len() == NODES.len() && following).then_some(())
+            (sessions.len() == self.nodes.len() && following).then_some(())
         })
         .await;
+    }
+
+    /// Starts one more node process, which neither the daemons nor the bot know.
+    pub async fn spawn_node(&mut self, name: &'static str, region: &'static str) {
+        let log = self.scratch.path(&format!("{name}.log"));
+        let node = NodeProcess::spawn(name, region, free_port(), free_port(), &log);
+        eventually(&format!("{name} up"), async || {
+            node.players(&self.http).await.map(drop)
+        })
+        .await;
+        self.nodes.insert(name, node);
+    }
+
+    /// Rewrites every daemon's configuration file to list exactly `listed` (node
+    /// processes of this cluster), for a reload to pick up.
+    pub fn list_nodes_in_configs(&self, listed: &[&str]) {
+        let nodes: Vec<_> = listed
+            .iter()
+            .map(|name| {
+                let node = &self.nodes[name];
+                (node.name, node.region, node.base_url())
+            })
+            .collect();
+        for daemon in self.daemons.values() {
+            let text = daemon_config(daemon.name, daemon.port) + &node_sections(&nodes);
+            std::fs::write(&daemon.config, text).expect("config written");
+        }
     }
 
     /// The daemon that acts, once one does.

@@ -606,6 +606,8 @@ mod tests {
                 flapping: false,
                 drained: false,
                 maintenance: false,
+                joining: false,
+                leaving: false,
                 since: Millis(0),
             })
         };

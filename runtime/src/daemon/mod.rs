@@ -1,9 +1,12 @@
-//! Wires the production adapters around the driver and runs until SIGTERM/SIGINT.
+//! Wires the production adapters around the driver and runs until SIGTERM/SIGINT; on
+//! SIGHUP it applies the nodes that joined or left its configuration ([`reload`]).
 //!
 //! Several daemons may share one Redis: a leader lease decides which one acts (see
 //! [`crate::leader`]). Shutdown stops taking API requests, stops acting, writes what the
 //! store is owed, releases the lease (so a standby takes over at its next attempt rather
 //! than after the lease's TTL), and flushes the alert outbox, each within a deadline.
+
+mod reload;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,12 +19,12 @@ use crate::alerts::{AlertClock, AlertDispatcher, AlertSettings};
 use crate::api::{ApiState, router};
 use crate::config::DaemonConfig;
 use crate::driver::{Driver, DriverInput, DriverSettings};
-use crate::lavalink::watcher::{WatchTarget, watch_node};
+use crate::lavalink::watcher::WatchTarget;
 use crate::lavalink::{LavalinkClient, NodeEndpoint};
 use crate::leader::{ControllerId, Leadership, LeaseKeeper, Phase};
 use crate::metrics::Metrics;
 use crate::ports::store::Store;
-use crate::ports::websocket::TokioConnector;
+pub use reload::{Hangups, Reloader};
 
 /// How long shutdown waits for queued alerts.
 const ALERT_FLUSH_MS: u64 = 5_000;
@@ -63,8 +66,10 @@ fn watch_target(endpoint: &NodeEndpoint) -> Result<WatchTarget, DaemonError> {
     })
 }
 
-/// Runs the daemon until a termination signal.
-pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
+/// Runs the daemon until a termination signal; `reload` reads the configuration again
+/// on SIGHUP.
+pub async fn run(config: DaemonConfig, reload: Reloader) -> Result<(), DaemonError> {
+    let hangups = Hangups::listen();
     let started_unix_ms = unix_ms_now();
     let store = RedisStore::connect(config.redis_url.expose(), RedisStoreConfig::default())
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -120,13 +125,8 @@ pub async fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         .with_leadership(leadership.clone());
     let writer = driver.writer().clone();
     let driver_task = tokio::spawn(driver.run());
-    for endpoint in &config.endpoints {
-        tokio::spawn(watch_node(
-            TokioConnector,
-            watch_target(endpoint)?,
-            handle.clone(),
-        ));
-    }
+    let running = reload::RunningNodes::start(&config, handle.clone())?;
+    tokio::spawn(reload::on_hangup(hangups, running, reload));
     let listener =
         TcpListener::bind(config.listen)
             .await
