@@ -468,6 +468,135 @@ fn nodes_join_and_leave_at_run_time() {
 }
 
 #[test]
+fn a_leaving_node_named_again_stays_and_waits_for_admission() {
+    let mut h = started(1, 100);
+    let us1 = NodeId::new("us-1");
+    h.request(1, "growth", None, None);
+    h.controller.remove_node(h.now, &us1).unwrap();
+    h.drain();
+    h.run_for(2_000);
+    assert_eq!(
+        node_of(&h, 1).as_deref(),
+        Some("eu-1"),
+        "moved off as it left"
+    );
+    let spec = NodeSpec {
+        name: us1.clone(),
+        region: "us".into(),
+        priority: 0,
+        weight: 1,
+        capacity: 50,
+        maintenance: false,
+    };
+    assert_eq!(
+        h.controller.add_node(
+            h.now,
+            &NodeSpec {
+                region: "eu".into(),
+                ..spec.clone()
+            }
+        ),
+        Err(InputError::DuplicateNode(us1.clone())),
+        "a leaving node cannot come back in another region"
+    );
+    h.controller.add_node(h.now, &spec).unwrap();
+    let report = h.controller.node_health(&us1).unwrap();
+    assert!(
+        report.joining && !report.leaving && !report.available,
+        "{report:?}"
+    );
+    assert_eq!(report.capacity, 50, "the new policy");
+    h.controller.admit_node(h.now, &us1).unwrap();
+    h.request(2, "growth", None, None);
+    assert_eq!(node_of(&h, 2).as_deref(), Some("us-1"));
+    assert_eq!(
+        h.controller.add_node(h.now, &spec),
+        Err(InputError::DuplicateNode(us1)),
+        "a node that stays cannot join twice"
+    );
+}
+
+#[test]
+fn players_that_land_on_a_leaving_node_are_sent_away_when_asked_again() {
+    let mut h = started(2, 100);
+    h.request(1, "growth", None, None);
+    let first = node_of(&h, 1).expect("placed");
+    let other = if first == "us-1" { "us-2" } else { "us-1" };
+    // A drain sends the guild to the other us node, which starts leaving mid-move.
+    h.controller
+        .drain_node(h.now, &first.as_str().into())
+        .unwrap();
+    h.controller.remove_node(h.now, &other.into()).unwrap();
+    h.drain();
+    h.run_for(2_000);
+    assert_eq!(node_of(&h, 1).as_deref(), Some(other), "the move landed");
+    assert_eq!(
+        h.controller.forget_node(h.now, &other.into()),
+        Err(InputError::NodeStillHosts(other.into()))
+    );
+    let removals_before = h
+        .log
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Audit(e) if e.kind == "node_removing"))
+        .count();
+    h.controller.remove_node(h.now, &other.into()).unwrap();
+    h.drain();
+    h.run_for(2_000);
+    assert!(
+        node_of(&h, 1).is_some_and(|n| n.starts_with("eu-")),
+        "{:?}",
+        node_of(&h, 1)
+    );
+    let removals = h
+        .log
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Audit(e) if e.kind == "node_removing"))
+        .count();
+    assert_eq!(removals, removals_before, "asking again audits nothing new");
+    h.controller.forget_node(h.now, &other.into()).unwrap();
+}
+
+#[test]
+fn joining_and_leaving_nodes_are_left_out_of_the_fail_open_census() {
+    // Four dead joining nodes and one dead leaving one would make most of the fleet look
+    // down if they counted: the controller would freeze and leave us-1's guild on it.
+    let mut h = started(2, 100);
+    for i in 1..=4 {
+        let spec = NodeSpec {
+            name: format!("apac-j{i}").as_str().into(),
+            region: "apac".into(),
+            priority: 0,
+            weight: 1,
+            capacity: 10,
+            maintenance: false,
+        };
+        h.node(spec.name.as_str()).alive = false;
+        h.controller.add_node(h.now, &spec).unwrap();
+        h.drain();
+    }
+    h.controller.remove_node(h.now, &"apac-2".into()).unwrap();
+    h.drain();
+    h.kill("apac-2");
+    h.run_for(5_000);
+    h.request(1, "free", None, None);
+    let serving = node_of(&h, 1).expect("placed");
+    h.kill(&serving);
+    h.run_for(10_000);
+    assert!(!h.controller.is_fail_open());
+    assert_eq!(
+        node_of(&h, 1).as_deref(),
+        Some(if serving == "us-1" { "us-2" } else { "us-1" })
+    );
+    assert!(
+        !alerts_triggered(&h)
+            .iter()
+            .any(|key| key.ends_with("/apac-2")),
+        "a leaving node pages nobody: {:?}",
+        alerts_triggered(&h)
+    );
+}
+
+#[test]
 fn a_stalled_shard_goes_to_a_spare_and_the_stale_owner_is_fenced() {
     let mut h = started(1, 100);
     let now = h.now;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use switchyard_runtime::config::DaemonConfig;
+use switchyard_runtime::daemon::{Hangups, Reloader};
 
 /// The configuration or the environment is invalid.
 const INVALID_CONFIG: u8 = 2;
@@ -72,15 +73,6 @@ fn main() -> ExitCode {
         },
         Command::Run { config, log_json } => {
             init_logging(log_json);
-            let path = config;
-            let config = match load(path.as_ref()) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            // SIGHUP reads the same file and environment again.
-            let reload: switchyard_runtime::daemon::Reloader = Box::new(move || {
-                DaemonConfig::load(path.as_deref(), &|name| std::env::var(name).ok())
-            });
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(error) => {
@@ -88,7 +80,29 @@ fn main() -> ExitCode {
                     return ExitCode::from(RUNTIME_ERROR);
                 }
             };
-            match runtime.block_on(switchyard_runtime::daemon::run(config, reload)) {
+            // Before anything slow: a reload sent while the daemon starts must wait for
+            // it, not end the process (SIGHUP's default action).
+            let hangups = {
+                let _entered = runtime.enter();
+                Hangups::listen()
+            };
+            let path = config;
+            let config = match load(path.as_ref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            // SIGHUP reads the same file and environment again.
+            let reload: Reloader = Box::new(move || {
+                if std::env::var_os("LAVALINK_NODES").is_some() {
+                    tracing::warn!(
+                        "LAVALINK_NODES lists the nodes, and a running process cannot see \
+                         its environment change: restart to change those nodes"
+                    );
+                }
+                DaemonConfig::load(path.as_deref(), &|name| std::env::var(name).ok())
+            });
+            let daemon = switchyard_runtime::daemon::run(config, reload, hangups);
+            match runtime.block_on(daemon) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("switchyard: {error}");

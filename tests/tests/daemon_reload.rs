@@ -1,10 +1,10 @@
 //! Nodes joining and leaving at run time: two `switchyard` daemons whose configuration
 //! files list the nodes are sent SIGHUP after the files change, and both follow.
 //!
-//! A node that joins takes players only once the bot holds a session on it; a node that
-//! leaves has its players moved within its region, and is forgotten by the leader once
-//! empty and by the standby once it takes over. A configuration that does not load
-//! changes nothing.
+//! A node that joins takes players only once the bot holds a session on it, and only the
+//! acting daemon admits it; a node that leaves has its players moved within its region,
+//! and is forgotten by the leader once empty and by the standby once it takes over. A
+//! configuration that does not load changes nothing.
 
 mod ha_support;
 
@@ -59,14 +59,22 @@ async fn nodes_join_when_the_bot_can_use_them_and_leave_after_their_players() {
     for daemon in cluster.daemons.values() {
         daemon.hang_up();
     }
+    let joining = || ("up".to_owned(), false, true, false);
     let mut expected = serving(&["eu-1", "eu-2", "us-1", "us-2", "us-3"]);
-    expected.insert("eu-3".into(), ("up".into(), false, true, false));
-    for daemon in [leader, standby] {
-        eventually("us-3 admitted, eu-3 up but waiting", async || {
-            (listed(&cluster, daemon).await? == expected).then_some(())
-        })
-        .await;
-    }
+    expected.insert("eu-3".into(), joining());
+    eventually("us-3 admitted, eu-3 up but waiting", async || {
+        (listed(&cluster, leader).await? == expected).then_some(())
+    })
+    .await;
+    // A standby admits nothing: it does not know the hot spares that register with the
+    // leader alone.
+    let mut on_standby = expected.clone();
+    on_standby.insert("us-3".into(), joining());
+    eventually(
+        "both joined nodes up and waiting on the standby",
+        async || (listed(&cluster, standby).await? == on_standby).then_some(()),
+    )
+    .await;
     // (The log is coloured: the field's name and value are looked for apart.)
     let log = |text: &str| cluster.daemons[leader].log_contains(text);
     assert!(
@@ -144,7 +152,8 @@ async fn nodes_join_when_the_bot_can_use_them_and_leave_after_their_players() {
     assert_eq!(listed(&cluster, leader).await, Some(expected.clone()));
     assert_eq!(cluster.role(leader).await.as_deref(), Some("acting"));
 
-    // The leader dies: the standby takes over and forgets the empty leaving nodes.
+    // The leader dies: the standby takes over, forgets the empty leaving nodes and,
+    // after its grace, admits us-3.
     cluster.daemons.get_mut(leader).expect("the leader").kill();
     eventually(
         "the standby acting without the nodes that left",

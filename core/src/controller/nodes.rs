@@ -67,9 +67,15 @@ impl NodeEntry {
         (f64::from(self.assigned.max(remote)) + self.stats_penalty) / f64::from(self.weight)
     }
 
-    /// Counts in the fail-open census: known to the controller and meant to be serving.
+    /// Counts in the fail-open and region census: known to the controller and meant to
+    /// be serving (not in a window, not joining or leaving).
     fn counts_for_census(&self) -> bool {
-        !self.gone && !self.maintenance
+        !self.gone && !self.maintenance && !self.joining && !self.removing
+    }
+
+    /// Whether its alerts are held back: in a window, or leaving.
+    fn silenced(&self) -> bool {
+        self.maintenance || self.removing
     }
 }
 
@@ -132,9 +138,17 @@ impl Controller {
     /// [`Controller::admit_node`]: a player can only be created on a node through a bot
     /// process's Lavalink session there, so the shell admits the node once every bot
     /// process holds one.
+    ///
+    /// A node still leaving (not yet forgotten) joins again in its region: the leave is
+    /// called off, and it takes the new policy and waits for admission like any join.
     pub fn add_node(&mut self, now: Millis, spec: &NodeSpec) -> Result<(), InputError> {
-        let idx = self.insert_node(now, "node", spec)?;
+        let idx = match self.rejoin(spec)? {
+            Some(idx) => idx,
+            None => self.insert_node(now, "node", spec)?,
+        };
         self.node_mut(idx).joining = true;
+        self.refresh_silence(idx);
+        self.update_fail_open(now);
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_added")
                 .with("node", &spec.name)
@@ -145,12 +159,40 @@ impl Controller {
         Ok(())
     }
 
+    /// The leaving node `spec` names, made to stay with `spec`'s policy; `None` when no
+    /// node has the name. A node that is not leaving, or in another region, is refused.
+    fn rejoin(&mut self, spec: &NodeSpec) -> Result<Option<NodeIdx>, InputError> {
+        let Some(&idx) = self.node_index.get(&spec.name) else {
+            return Ok(None);
+        };
+        let region = check_node_spec("node", spec, &self.topology)?;
+        let entry = self.node_mut(idx);
+        if !entry.removing || entry.region != region {
+            return Err(InputError::DuplicateNode(spec.name.clone()));
+        }
+        entry.removing = false;
+        entry.priority = spec.priority;
+        entry.weight = spec.weight;
+        entry.capacity = spec.capacity;
+        entry.maintenance = spec.maintenance;
+        self.derived_dirty = true;
+        Ok(Some(idx))
+    }
+
+    /// Holds back a node's alerts exactly while it is in a window or leaving.
+    fn refresh_silence(&mut self, idx: NodeIdx) {
+        let entry = self.node(idx);
+        let (node, silenced) = (entry.id.clone(), entry.silenced());
+        self.alerts.set_silenced(&node, silenced);
+    }
+
     /// Lets a node that joined take players (once up); displaced players waiting for a
     /// node and degraded guilds are placed again. Admitting an admitted node does nothing.
     pub fn admit_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
         let idx = self.node_idx(node)?;
-        if self.node(idx).joining {
+        if self.node(idx).joining && !self.node(idx).removing {
             self.node_mut(idx).joining = false;
+            self.update_fail_open(now);
             self.commands.push_back(Command::Audit(
                 AuditEvent::new(now, "node_admitted").with("node", node),
             ));
@@ -161,25 +203,22 @@ impl Controller {
         Ok(())
     }
 
-    /// A node leaves: it takes no more players and its players move away (same region
-    /// first). It stays known, and probed, until [`Controller::forget_node`]: a shell
-    /// that stops acting forgets its players, and the node must still be known when it
-    /// (or another controller) adopts the players left on it.
+    /// A node leaves: it takes no more players, its players move away (same region
+    /// first) and its alerts are held back. It stays known, and probed, until
+    /// [`Controller::forget_node`]: a shell that stops acting forgets its players, and the
+    /// node must still be known when it (or another controller) adopts the players left
+    /// on it. Asked again, it moves away the players still there (a move that landed on
+    /// it after it began to leave, or one that gave up).
     pub fn remove_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
         let idx = self.node_idx(node)?;
-        if !self.node(idx).removing {
+        if self.node(idx).removing {
+            let trigger = FailoverTrigger::Drain { node: node.clone() };
+            self.evacuate(now, idx, MoveReason::Drain, trigger);
+        } else {
             self.node_mut(idx).removing = true;
-            self.node_mut(idx).restoration = None;
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_removing").with("node", node),
-            ));
-            self.evacuate(
-                now,
-                idx,
-                MoveReason::Drain,
-                FailoverTrigger::Drain { node: node.clone() },
-            );
-            self.publish(now, idx);
+            self.refresh_silence(idx);
+            self.update_fail_open(now);
+            self.withdraw(now, idx, "node_removing");
         }
         self.settle(now);
         Ok(())
@@ -212,14 +251,20 @@ impl Controller {
             },
             AlertSubject::NodeFlapping {
                 node: node.clone(),
+                region: region.clone(),
+            },
+            AlertSubject::RestorationRolledBack {
+                node: node.clone(),
                 region,
             },
         ] {
             self.alerts.clear(&subject);
         }
+        self.alerts.set_silenced(node, false);
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_removed").with("node", node),
         ));
+        self.update_fail_open(now);
         self.derived_dirty = true;
         self.settle(now);
         Ok(())
@@ -230,20 +275,22 @@ impl Controller {
         let idx = self.node_idx(node)?;
         if !self.node(idx).drained {
             self.node_mut(idx).drained = true;
-            self.node_mut(idx).restoration = None;
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_drained").with("node", node),
-            ));
-            self.evacuate(
-                now,
-                idx,
-                MoveReason::Drain,
-                FailoverTrigger::Drain { node: node.clone() },
-            );
-            self.publish(now, idx);
+            self.withdraw(now, idx, "node_drained");
         }
         self.settle(now);
         Ok(())
+    }
+
+    /// A node just stopped taking players (`audit` says why): its restoration ends and
+    /// its players move away, same region first.
+    fn withdraw(&mut self, now: Millis, idx: NodeIdx, audit: &str) {
+        let node = self.node(idx).id.clone();
+        self.node_mut(idx).restoration = None;
+        self.commands.push_back(Command::Audit(
+            AuditEvent::new(now, audit).with("node", &node),
+        ));
+        self.evacuate(now, idx, MoveReason::Drain, FailoverTrigger::Drain { node });
+        self.publish(now, idx);
     }
 
     /// Undoes a drain and ends a maintenance window; displaced players return gradually.
@@ -253,7 +300,7 @@ impl Controller {
         let changed = entry.drained || entry.maintenance;
         entry.drained = false;
         entry.maintenance = false;
-        self.alerts.set_silenced(node, false);
+        self.refresh_silence(idx);
         if changed {
             self.commands.push_back(Command::Audit(
                 AuditEvent::new(now, "node_enabled").with("node", node),
@@ -278,18 +325,8 @@ impl Controller {
         let idx = self.node_idx(node)?;
         if !self.node(idx).maintenance {
             self.node_mut(idx).maintenance = true;
-            self.node_mut(idx).restoration = None;
-            self.alerts.set_silenced(node, true);
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_maintenance_started").with("node", node),
-            ));
-            self.evacuate(
-                now,
-                idx,
-                MoveReason::Drain,
-                FailoverTrigger::Drain { node: node.clone() },
-            );
-            self.publish(now, idx);
+            self.refresh_silence(idx);
+            self.withdraw(now, idx, "node_maintenance_started");
         }
         self.settle(now);
         Ok(())
@@ -312,7 +349,7 @@ impl Controller {
                 let entry = self.node_mut(idx);
                 entry.maintenance = false;
                 entry.drained = true;
-                self.alerts.set_silenced(node, false);
+                self.refresh_silence(idx);
                 self.commands.push_back(Command::Audit(
                     AuditEvent::new(now, "node_maintenance_ended")
                         .with("node", node)

@@ -102,6 +102,8 @@ pub struct DaemonConfig {
     pub store_poll_interval_ms: u64,
     /// How often every player snapshot is read, not only the changed ones.
     pub snapshot_full_read_interval_ms: u64,
+    /// How long a daemon that starts acting waits before it admits joined nodes.
+    pub node_admission_grace_ms: u64,
     /// Regions, nodes, plans, shard count.
     pub topology: TopologySpec,
     /// How to reach each node.
@@ -141,6 +143,7 @@ struct RedactedDaemon<'a> {
     health_ttl_ms: u64,
     store_poll_interval_ms: u64,
     snapshot_full_read_interval_ms: u64,
+    node_admission_grace_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -187,6 +190,7 @@ impl DaemonConfig {
                 health_ttl_ms: self.health_ttl_ms,
                 store_poll_interval_ms: self.store_poll_interval_ms,
                 snapshot_full_read_interval_ms: self.snapshot_full_read_interval_ms,
+                node_admission_grace_ms: self.node_admission_grace_ms,
             },
             topology: &self.topology,
             lavalink: self

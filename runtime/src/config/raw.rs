@@ -60,6 +60,9 @@ pub struct DaemonSection {
     /// How often every player snapshot is read, not only the changed ones (default
     /// 30 s).
     pub snapshot_full_read_interval_ms: Option<u64>,
+    /// How long a daemon that starts acting waits before it admits nodes that joined,
+    /// so hot spares have re-registered (default 15 s).
+    pub node_admission_grace_ms: Option<u64>,
     /// Capacity of nodes listed by `LAVALINK_NODES` (default 1,000 players).
     pub default_node_capacity: Option<u32>,
     /// Password of nodes listed by `LAVALINK_NODES` and of `[[lavalink]]` entries that
@@ -263,6 +266,7 @@ impl RawConfig {
         let store_poll_interval_ms = daemon.store_poll_interval_ms.unwrap_or(1_000);
         let snapshot_full_read_interval_ms =
             daemon.snapshot_full_read_interval_ms.unwrap_or(30_000);
+        let node_admission_grace_ms = daemon.node_admission_grace_ms.unwrap_or(15_000);
         for (field, value) in [
             ("daemon.health_ttl_ms", health_ttl_ms),
             ("daemon.store_poll_interval_ms", store_poll_interval_ms),
@@ -285,6 +289,7 @@ impl RawConfig {
             health_ttl_ms,
             store_poll_interval_ms,
             snapshot_full_read_interval_ms,
+            node_admission_grace_ms,
             topology,
             endpoints,
             controller: self.controller,

@@ -67,9 +67,12 @@ fn watch_target(endpoint: &NodeEndpoint) -> Result<WatchTarget, DaemonError> {
 }
 
 /// Runs the daemon until a termination signal; `reload` reads the configuration again
-/// on SIGHUP.
-pub async fn run(config: DaemonConfig, reload: Reloader) -> Result<(), DaemonError> {
-    let hangups = Hangups::listen();
+/// on each of `hangups`.
+pub async fn run(
+    config: DaemonConfig,
+    reload: Reloader,
+    hangups: Hangups,
+) -> Result<(), DaemonError> {
     let started_unix_ms = unix_ms_now();
     let store = RedisStore::connect(config.redis_url.expose(), RedisStoreConfig::default())
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -100,6 +103,7 @@ pub async fn run(config: DaemonConfig, reload: Reloader) -> Result<(), DaemonErr
         health_ttl: Duration::from_millis(config.health_ttl_ms),
         store_poll_interval: Duration::from_millis(config.store_poll_interval_ms),
         snapshot_full_read_interval: Duration::from_millis(config.snapshot_full_read_interval_ms),
+        node_admission_grace: Duration::from_millis(config.node_admission_grace_ms),
         epoch_unix_ms: started_unix_ms,
         ..DriverSettings::default()
     };

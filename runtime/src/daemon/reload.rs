@@ -27,7 +27,7 @@ pub struct Hangups {
 }
 
 impl Hangups {
-    /// Starts listening. Must run inside the runtime, first thing.
+    /// Starts listening. Must run inside the runtime (entered), first thing.
     pub fn listen() -> Self {
         #[cfg(unix)]
         {
@@ -89,10 +89,7 @@ impl RunningNodes {
     async fn apply(&mut self, reloaded: &DaemonConfig) -> Result<(), DriverGone> {
         let changes = NodeChanges::between(&self.table, &node_table(reloaded));
         if changes.is_empty() {
-            tracing::info!(
-                "configuration reloaded: no node joined or left (nodes listed by \
-                 LAVALINK_NODES change only on restart)"
-            );
+            tracing::info!("configuration reloaded: no node joined or left");
             return Ok(());
         }
         for node in &changes.edited {

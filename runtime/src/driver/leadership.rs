@@ -72,6 +72,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         self.writer.set_accepting(false);
         self.leadership = Some(leadership);
         self.acting = Acting::Standby;
+        self.admission_from = None;
         self
     }
 
@@ -164,8 +165,9 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         // The rebuild read no change stream position: the next poll reads them all.
         self.snapshot_feed.restart();
         self.sessions = rebuild.sessions;
-        self.admit_joined_nodes(now);
         self.acting = Acting::Leader { token };
+        self.admission_from =
+            Some(tokio::time::Instant::now() + self.settings.node_admission_grace);
         self.writer.set_accepting(true);
         if let Some(leadership) = &self.leadership {
             leadership.set_acting(Some(token));
@@ -268,6 +270,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
     fn stand_down(&mut self) {
         tracing::warn!("standing down: no longer the leader");
         self.acting = Acting::Standby;
+        self.admission_from = None;
         self.writer.set_accepting(false);
         if let Some(leadership) = &self.leadership {
             leadership.set_acting(None);

@@ -3,8 +3,10 @@
 //! A node that joins is probed at once, but the core gives it no players until every
 //! live bot process (a shard owner or a registered hot spare) has registered a Lavalink
 //! session on it: a player is created through a session, so a guild placed there
-//! earlier could not play. The driver admits it after the poll that shows the last
-//! session, acting or standing by alike, so a standby taking over knows it the same way.
+//! earlier could not play. Only an acting controller admits, after a poll that shows the
+//! last session, and not before `node_admission_grace` has passed since it began to act:
+//! hot spares register with the acting controller alone, so a standby, or a leader that
+//! just took over, does not know them all yet.
 //!
 //! A node that leaves takes no players from then on and its players move away. The
 //! core keeps it (and the driver its client) until an acting controller sees it empty:
@@ -24,6 +26,9 @@ use crate::lavalink::{LavalinkClient, NodeEndpoint};
 use crate::ports::http::HttpClient;
 use crate::ports::store::Store;
 use crate::store_schema::SessionRegistration;
+
+/// How often the players left on a leaving node are sent away again.
+const LEAVING_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a node could not join or leave.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -80,6 +85,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         client: Option<LavalinkClient<H>>,
     ) -> Result<(), InputError> {
         self.core.add_node(now, spec)?;
+        // A node still leaving that joins again stays (with its new address, if any).
+        self.leaving.remove(&spec.name);
         if let Some(client) = client {
             self.clients.insert(spec.name.clone(), client);
         }
@@ -90,8 +97,9 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         if let Some(metrics) = &self.metrics {
             metrics.node_known(&spec.name, &spec.region);
         }
+        // Admitted after a poll, not now: a driver that has not read the shards' heartbeats
+        // yet would find no bot process to wait for.
         tracing::info!(node = %spec.name, region = %spec.region, "node joined");
-        self.admit_joined_nodes(now);
         Ok(())
     }
 
@@ -100,6 +108,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         self.core.remove_node(now, node)?;
         self.joining_waits.remove(node);
         self.leaving.insert(node.clone());
+        self.leaving_retry_at = Some(tokio::time::Instant::now() + LEAVING_RETRY_INTERVAL);
         tracing::info!(%node, "node leaving: its players move away");
         self.publish_operator_holds(false);
         Ok(())
@@ -107,11 +116,17 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
 
     /// Admits every joined node on which each live bot process holds a session.
     pub(super) fn admit_joined_nodes(&mut self, now: Millis) {
+        if self
+            .admission_from
+            .is_none_or(|from| tokio::time::Instant::now() < from)
+        {
+            return;
+        }
         let joining: Vec<NodeId> = self
             .core
             .nodes()
             .into_iter()
-            .filter(|n| n.joining)
+            .filter(|n| n.joining && !n.leaving)
             .map(|n| n.node)
             .collect();
         if joining.is_empty() {
@@ -159,18 +174,43 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         }
         let now = self.now();
         let leaving: Vec<NodeId> = self.leaving.iter().cloned().collect();
+        let mut forgotten = false;
+        let retry_due = self
+            .leaving_retry_at
+            .is_some_and(|at| at <= tokio::time::Instant::now());
         for node in leaving {
             match self.core.forget_node(now, &node) {
                 Ok(()) => tracing::info!(%node, "node left: forgotten"),
-                Err(InputError::NodeStillHosts(_)) => continue,
+                Err(InputError::NodeStillHosts(_)) => {
+                    if retry_due {
+                        self.send_away_again(now, &node);
+                    }
+                    continue;
+                }
                 Err(error) => tracing::warn!(%node, %error, "a leaving node was already gone"),
             }
             self.leaving.remove(&node);
             self.clients.remove(&node);
             self.configured_maintenance.remove(&node);
             self.writer.forget_health(node);
+            forgotten = true;
         }
-        self.publish_operator_holds(false);
+        if forgotten {
+            self.publish_operator_holds(false);
+        }
+        if retry_due {
+            self.leaving_retry_at = Some(tokio::time::Instant::now() + LEAVING_RETRY_INTERVAL);
+        }
+    }
+
+    /// Moves away the players still on a leaving node: a move that landed there after
+    /// it began to leave, or one that gave up, leaves them behind.
+    fn send_away_again(&mut self, now: Millis, node: &NodeId) {
+        let players = self.core.node_health(node).map_or(0, |n| n.players);
+        tracing::warn!(%node, players, "a leaving node still hosts players; moving them away again");
+        if let Err(error) = self.core.remove_node(now, node) {
+            tracing::warn!(%node, %error, "cannot move the players of a leaving node");
+        }
     }
 }
 

@@ -61,6 +61,10 @@ pub struct DriverSettings {
     pub store_retry_interval: Duration,
     /// Timeout of one Lavalink REST call in a move.
     pub move_request_timeout: Duration,
+    /// How long a controller that starts acting waits before it admits nodes that
+    /// joined: hot spares register with the acting controller only, and must have had
+    /// the time to (bots re-register every `spare_register_interval`, 10 s by default).
+    pub node_admission_grace: Duration,
     /// Wall-clock milliseconds (Unix) at the moment the driver starts; bots stamp player
     /// positions with wall-clock time. The daemon reads the system clock once; the
     /// simulation passes its fixed epoch so runs stay byte-identical.
@@ -75,6 +79,7 @@ impl Default for DriverSettings {
             snapshot_full_read_interval: Duration::from_secs(30),
             store_retry_interval: Duration::from_secs(1),
             move_request_timeout: Duration::from_secs(5),
+            node_admission_grace: Duration::from_secs(15),
             epoch_unix_ms: 0,
         }
     }
@@ -145,6 +150,10 @@ pub struct Driver<H: HttpClient, S: Store> {
     client_template: Option<LavalinkClient<H>>,
     /// Nodes that left and are not yet forgotten (see [`membership`]).
     leaving: std::collections::BTreeSet<NodeId>,
+    /// When the players still on leaving nodes are next sent away again.
+    leaving_retry_at: Option<Instant>,
+    /// From when joined nodes may be admitted; `None` while not acting.
+    admission_from: Option<Instant>,
     /// Joined nodes waiting for bot sessions, with the processes last seen missing.
     joining_waits: BTreeMap<NodeId, std::collections::BTreeSet<ProcessId>>,
 }
@@ -165,6 +174,7 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         let (view, view_rx) = ViewPublisher::new(&core);
         let configured_maintenance = operator_holds::configured_windows(&core);
         let client_template = clients.first().cloned();
+        let admission_from = Some(Instant::now() + settings.node_admission_grace);
         let driver = Self {
             clients: clients
                 .into_iter()
@@ -195,6 +205,8 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
             configured_maintenance,
             client_template,
             leaving: std::collections::BTreeSet::new(),
+            leaving_retry_at: None,
+            admission_from,
             joining_waits: BTreeMap::new(),
         };
         (driver, DriverHandle::new(inputs_tx, view_rx))

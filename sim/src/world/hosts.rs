@@ -177,6 +177,7 @@ async fn run_controller(
         snapshot_full_read_interval: Duration::from_secs(30),
         store_retry_interval: Duration::from_millis(500),
         move_request_timeout: Duration::from_secs(5),
+        node_admission_grace: DriverSettings::default().node_admission_grace,
         epoch_unix_ms: sim_unix_ms(),
     };
     let (trace_tx, mut trace_rx) = mpsc::unbounded_channel::<(Millis, Command)>();

@@ -53,6 +53,8 @@ pub const LEASE_TTL_MS: u64 = 3_000;
 pub const RENEW_INTERVAL_MS: u64 = 250;
 pub const RESTORATION_HOLD_MS: u64 = 1_500;
 pub const RESTORATION_DWELL_MS: u64 = 1_500;
+/// How long a daemon that starts acting waits before admitting joined nodes.
+pub const ADMISSION_GRACE_MS: u64 = 1_000;
 
 /// The longest a dead node may take to be marked down: the next probe is due within an
 /// interval, then `fall` failed probes, each at most a timeout after the last (the
@@ -272,6 +274,7 @@ listen = "127.0.0.1:{port}"
 source = "ha-test"
 health_ttl_ms = 5000
 store_poll_interval_ms = 100
+node_admission_grace_ms = {ADMISSION_GRACE_MS}
 
 [leader]
 instance = "{name}"
