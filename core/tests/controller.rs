@@ -219,6 +219,36 @@ fn restoration_returns_players_in_configured_steps_after_the_hold() {
 }
 
 #[test]
+fn a_restoration_its_home_refuses_is_not_retried_elsewhere() {
+    // eu-1's guild went to eu-2; when eu-1 is back but refuses moves, the guild stays on
+    // eu-2 rather than being shuffled to a third node in the name of restoration.
+    let mut h = started(3, 1_000);
+    h.request(1, "growth", Some("eu"), None);
+    let home = node_of(&h, 1).expect("placed");
+    h.kill(&home);
+    h.run_for(5_000);
+    let displaced_to = node_of(&h, 1).expect("moved");
+    h.node(&home).rejects_moves = true;
+    h.revive(&home);
+    let revived_at = h.now;
+    h.run_for(60_000);
+    let restorations: Vec<String> = h
+        .log
+        .iter()
+        .filter(|(at, _)| *at >= revived_at)
+        .filter_map(|(_, c)| match c {
+            Command::MovePlayer(m) if m.reason == MoveReason::Restoration => Some(m.to.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        restorations.iter().all(|to| *to == home),
+        "restoration moves only go home: {restorations:?}"
+    );
+    assert_eq!(node_of(&h, 1), Some(displaced_to));
+}
+
+#[test]
 fn restoration_rolls_back_when_the_node_degrades_mid_way() {
     let mut h = started(1, 1_000);
     for guild in 1..=40 {

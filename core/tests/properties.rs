@@ -50,6 +50,8 @@ enum Op {
         capacity: u32,
     },
     AdmitNode(usize),
+    /// An existing node listed again (called off if it was leaving, refused otherwise).
+    RejoinNode(usize, u32),
     RemoveNode(usize),
     ForgetNode(usize),
     Heartbeat {
@@ -114,6 +116,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..3).prop_map(Op::RestoreRegion),
         1 => (0usize..3, 1u32..=6).prop_map(|(region, capacity)| Op::AddNode { region, capacity }),
         1 => (0usize..8).prop_map(Op::AdmitNode),
+        1 => (0usize..8, 1u32..=6).prop_map(|(n, capacity)| Op::RejoinNode(n, capacity)),
         1 => (0usize..8).prop_map(Op::RemoveNode),
         1 => (0usize..8).prop_map(Op::ForgetNode),
         3 => (0u32..4, 0u8..4, 0u64..4).prop_map(|(shard, process, epoch)| Op::Heartbeat { shard, process, epoch }),
@@ -282,6 +285,20 @@ fn apply(model: &mut Model, h: &mut Harness, op: &Op, check: Check) -> Result<()
                 .add_node(now, &spec)
                 .map_err(|e| e.to_string())?;
             model.node_names.push(name);
+        }
+        Op::RejoinNode(n, capacity) => {
+            let name = model.node(*n);
+            if let Some(report) = h.controller.node_health(&name) {
+                let spec = NodeSpec {
+                    name,
+                    region: report.region,
+                    priority: 0,
+                    weight: 1,
+                    capacity: *capacity,
+                    maintenance: false,
+                };
+                let _ = h.controller.add_node(now, &spec);
+            }
         }
         Op::AdmitNode(n) => {
             let _ = h.controller.admit_node(now, &model.node(*n));

@@ -138,6 +138,27 @@ async fn nodes_join_when_the_bot_can_use_them_and_leave_after_their_players() {
     let status = cluster.status(leader).await.expect("status");
     assert_eq!(status["players"], 10);
 
+    // The node that left is listed again: the leader, which forgot it, adds it anew and
+    // admits it (the bot still holds its session there); the standby, where it was still
+    // leaving, keeps it, waiting for admission like any join.
+    let relisted = [staying, leaving, "us-1", "us-2", "us-3"];
+    cluster.list_nodes_in_configs(&relisted);
+    for daemon in cluster.daemons.values() {
+        daemon.hang_up();
+    }
+    let expected = serving(&relisted);
+    eventually("the node back on the leader", async || {
+        (listed(&cluster, leader).await? == expected).then_some(())
+    })
+    .await;
+    eventually("the node back on the standby, joining", async || {
+        let on_standby = listed(&cluster, standby).await?;
+        let back = on_standby.get(leaving)? == &joining();
+        let eu3_leaving = on_standby.get("eu-3")?.3;
+        (back && eu3_leaving).then_some(())
+    })
+    .await;
+
     // A broken file is refused with a reason, and nothing changes.
     let config = cluster.scratch.path(&format!("{leader}.toml"));
     std::fs::write(&config, "[daemon\nlisten = 1").expect("config written");
@@ -152,8 +173,8 @@ async fn nodes_join_when_the_bot_can_use_them_and_leave_after_their_players() {
     assert_eq!(listed(&cluster, leader).await, Some(expected.clone()));
     assert_eq!(cluster.role(leader).await.as_deref(), Some("acting"));
 
-    // The leader dies: the standby takes over, forgets the empty leaving nodes and,
-    // after its grace, admits us-3.
+    // The leader dies: the standby takes over, forgets the empty leaving node (eu-3) and,
+    // after its grace, admits the joined ones.
     cluster.daemons.get_mut(leader).expect("the leader").kill();
     eventually(
         "the standby acting without the nodes that left",

@@ -399,7 +399,9 @@ impl Controller {
     }
 
     /// A failed move is retried elsewhere while attempts remain; then the guild falls back
-    /// to its source if that still plays, or is reported degraded.
+    /// to its source if that still plays, or is reported degraded. A restoration is not
+    /// retried: it returns a player to the node it was displaced from, and elsewhere
+    /// would only move a player that plays well where it is.
     fn fail_move(&mut self, now: Millis, id: MoveId) {
         let Some(m) = self.moves.take(id) else {
             return;
@@ -410,7 +412,8 @@ impl Controller {
             return;
         };
         player.attempts += 1;
-        let retry = player.attempts < self.config.failover.move_attempts_max;
+        let retry = player.attempts < self.config.failover.move_attempts_max
+            && m.reason != MoveReason::Restoration;
         // Back where it was, so a retry or a fallback starts from a consistent state.
         if let Some(from) = m.from {
             player.placement = Placement::Serving(from);

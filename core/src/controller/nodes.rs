@@ -140,7 +140,8 @@ impl Controller {
     /// process holds one.
     ///
     /// A node still leaving (not yet forgotten) joins again in its region: the leave is
-    /// called off, and it takes the new policy and waits for admission like any join.
+    /// called off, and it takes the new priority, weight and capacity (not its drain or
+    /// window) and waits for admission like any join.
     pub fn add_node(&mut self, now: Millis, spec: &NodeSpec) -> Result<(), InputError> {
         let idx = match self.rejoin(spec)? {
             Some(idx) => idx,
@@ -174,7 +175,8 @@ impl Controller {
         entry.priority = spec.priority;
         entry.weight = spec.weight;
         entry.capacity = spec.capacity;
-        entry.maintenance = spec.maintenance;
+        // Its drain and window stay as they are: whose they are (an operator's, the
+        // configuration's) is the shell's to say.
         self.derived_dirty = true;
         Ok(Some(idx))
     }
@@ -207,13 +209,23 @@ impl Controller {
     /// first) and its alerts are held back. It stays known, and probed, until
     /// [`Controller::forget_node`]: a shell that stops acting forgets its players, and the
     /// node must still be known when it (or another controller) adopts the players left
-    /// on it. Asked again, it moves away the players still there (a move that landed on
-    /// it after it began to leave, or one that gave up).
+    /// on it. Asked again, it moves away the players still there that can go somewhere
+    /// (a move that landed on it after it began to leave, or one that gave up).
     pub fn remove_node(&mut self, now: Millis, node: &NodeId) -> Result<(), InputError> {
         let idx = self.node_idx(node)?;
         if self.node(idx).removing {
-            let trigger = FailoverTrigger::Drain { node: node.clone() };
-            self.evacuate(now, idx, MoveReason::Drain, trigger);
+            // Only when one of them can go somewhere now: a guild with nowhere to go (a
+            // residency pin, a plan's only region) stays, and asking again must not
+            // record an empty incident each time.
+            let movable = self
+                .players
+                .values()
+                .filter(|p| p.serving_node() == Some(idx))
+                .any(|p| self.choose_node(now, p.eligibility(), &[idx]).is_some());
+            if movable {
+                let trigger = FailoverTrigger::Drain { node: node.clone() };
+                self.evacuate(now, idx, MoveReason::Drain, trigger);
+            }
         } else {
             self.node_mut(idx).removing = true;
             self.refresh_silence(idx);

@@ -15,10 +15,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_core::InputError;
 use switchyard_core::ids::{NodeId, ProcessId};
 use switchyard_core::time::Millis;
 use switchyard_core::topology::NodeSpec;
+use switchyard_core::{InputError, NodeHold};
 use thiserror::Error;
 
 use super::Driver;
@@ -90,16 +90,32 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         if let Some(client) = client {
             self.clients.insert(spec.name.clone(), client);
         }
-        if spec.maintenance {
-            // Its window is the configuration's, like those of the nodes it started with.
-            self.configured_maintenance.insert(spec.name.clone());
-        }
+        self.follow_configured_window(now, spec)?;
         if let Some(metrics) = &self.metrics {
             metrics.node_known(&spec.name, &spec.region);
         }
         // Admitted after a poll, not now: a driver that has not read the shards' heartbeats
         // yet would find no bot process to wait for.
         tracing::info!(node = %spec.name, region = %spec.region, "node joined");
+        Ok(())
+    }
+
+    /// Opens or ends the maintenance window `spec`'s entry sets: the configuration's,
+    /// like those of the nodes the driver started with. A node that joins again while
+    /// leaving keeps an operator's drain or window.
+    fn follow_configured_window(&mut self, now: Millis, spec: &NodeSpec) -> Result<(), InputError> {
+        let node = &spec.name;
+        let was_configured = self.configured_maintenance.contains(node);
+        if spec.maintenance {
+            self.configured_maintenance.insert(node.clone());
+            self.core.set_maintenance(now, node, true)?;
+        } else if was_configured {
+            self.configured_maintenance.remove(node);
+            let drained = self.core.node_health(node).is_some_and(|n| n.drained);
+            self.core
+                .set_node_hold(now, node, drained.then_some(NodeHold::Drained))?;
+        }
+        self.publish_operator_holds(false);
         Ok(())
     }
 
@@ -206,8 +222,16 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
     /// Moves away the players still on a leaving node: a move that landed there after
     /// it began to leave, or one that gave up, leaves them behind.
     fn send_away_again(&mut self, now: Millis, node: &NodeId) {
+        // Players on it or heading to it; none while its last players are only moving off.
         let players = self.core.node_health(node).map_or(0, |n| n.players);
-        tracing::warn!(%node, players, "a leaving node still hosts players; moving them away again");
+        if players == 0 {
+            return;
+        }
+        tracing::warn!(
+            %node,
+            players,
+            "a leaving node still hosts players; moving away those that can go"
+        );
         if let Err(error) = self.core.remove_node(now, node) {
             tracing::warn!(%node, %error, "cannot move the players of a leaving node");
         }
