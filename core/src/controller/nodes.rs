@@ -195,11 +195,7 @@ impl Controller {
         if self.node(idx).joining && !self.node(idx).removing {
             self.node_mut(idx).joining = false;
             self.update_fail_open(now);
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_admitted").with("node", node),
-            ));
-            self.after_node_became_available(now, idx);
-            self.publish(now, idx);
+            self.reinstate(now, idx, "node_admitted");
         }
         self.settle(now);
         Ok(())
@@ -293,6 +289,17 @@ impl Controller {
         Ok(())
     }
 
+    /// A node may take players again (`audit` says why): displaced players return to it
+    /// gradually and degraded guilds are placed again.
+    fn reinstate(&mut self, now: Millis, idx: NodeIdx, audit: &str) {
+        let node = self.node(idx).id.clone();
+        self.commands.push_back(Command::Audit(
+            AuditEvent::new(now, audit).with("node", &node),
+        ));
+        self.after_node_became_available(now, idx);
+        self.publish(now, idx);
+    }
+
     /// A node just stopped taking players (`audit` says why): its restoration ends and
     /// its players move away, same region first.
     fn withdraw(&mut self, now: Millis, idx: NodeIdx, audit: &str) {
@@ -314,11 +321,7 @@ impl Controller {
         entry.maintenance = false;
         self.refresh_silence(idx);
         if changed {
-            self.commands.push_back(Command::Audit(
-                AuditEvent::new(now, "node_enabled").with("node", node),
-            ));
-            self.after_node_became_available(now, idx);
-            self.publish(now, idx);
+            self.reinstate(now, idx, "node_enabled");
         }
         self.settle(now);
         Ok(())
