@@ -242,13 +242,18 @@ downtime = "20s"
 at = "9m"
 kind = "region_outage"
 region = "eu"
+
+[[faults]]
+at = "9m30s"
+kind = "node_leave"
+node = "us-1"
 "#;
     let (head, _) = BASE.split_once("[[faults]]").expect("base has faults");
     let (_, expect) = BASE.split_once("[expect]").expect("base has expectations");
     let text = format!("{head}{faults}\n[expect]{expect}");
     let s = scenario::parse("tiny.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind.name()).collect();
-    assert_eq!(kinds.len(), 16, "{kinds:?}");
+    assert_eq!(kinds.len(), 17, "{kinds:?}");
     let latency = s.faults.get(2).expect("latency");
     let FaultKind::Latency { target, .. } = &latency.kind else {
         panic!("{latency:?}");
@@ -271,6 +276,15 @@ region = "eu"
     // Two EU nodes: restarts at 7m and 8m, the last back 20 s later.
     assert_eq!(rolling.until_ms, Some(8 * 60_000 + 20_000));
     assert_eq!(s.faults.get(15).expect("outage").until_ms, None);
+    let leave = s.faults.get(16).expect("leave");
+    assert_eq!(leave.until_ms, None, "an instant");
+    assert!(
+        !s.topology_at(10 * 60_000)
+            .nodes
+            .iter()
+            .any(|n| n.name.as_str() == "us-1"),
+        "a controller starting after the leave is not configured with it"
+    );
     assert_eq!(s.faults.by_start()[0].kind.name(), "node_join");
 }
 
@@ -435,6 +449,14 @@ const CASES: &[Case] = &[
         "\"node_kil\"",
         "faults[0].kind",
         "unknown variant `node_kil`",
+    ),
+    case(
+        "a leave lasts no time",
+        "kind = \"node_kill\"\nnode = \"us-1\"\nduration = \"2m\"",
+        "kind = \"node_leave\"\nnode = \"us-1\"\nduration = \"2m\"",
+        "\"2m\"\n\n",
+        "faults[0].duration",
+        "`node_leave` takes no `duration` (it takes: node)",
     ),
     case(
         "parameter another kind takes",

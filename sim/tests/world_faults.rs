@@ -1,4 +1,4 @@
-//! The world's flapping, message loss, drain, join and rolling restart, each on a small
+//! The world's flapping, message loss, drain, join, leave and rolling restart, each on a small
 //! fixture: the world acts at the scheduled instants (turmoil's own view of the hosts,
 //! the operator's answers), the controller sees it (its command trace), and a second
 //! run with the same seed repeats the first byte for byte.
@@ -212,6 +212,55 @@ fn an_operator_drain_goes_through_the_api_and_moves_players_off() {
         .filter(|(_, c)| c["to"] == "eu-1" || c["node"] == "eu-1")
         .count();
     assert_eq!(placed_on, 0, "a player was placed on the drained node");
+}
+
+#[test]
+fn a_leaving_node_s_players_move_away_then_the_controller_forgets_it() {
+    let (_, outcome) = run_twice("small-node-leave");
+    let leave = outcome
+        .operator
+        .iter()
+        .find(|o| o.request == "leave eu-1")
+        .expect("the operator removed eu-1");
+    assert!(leave.accepted, "{leave:?}");
+    let all = commands(&outcome);
+    let moved_off: Vec<u64> = all
+        .iter()
+        .filter(|(_, c)| c["command"] == "move_player" && c["from"] == "eu-1")
+        .map(|(at, c)| {
+            assert_eq!(c["reason"], "drain", "{c}");
+            assert_eq!(c["to"], "eu-2", "{c}");
+            *at
+        })
+        .collect();
+    assert!(
+        !moved_off.is_empty(),
+        "no player moved off the leaving node"
+    );
+    assert!(moved_off.iter().all(|at| *at >= 30_000), "{moved_off:?}");
+    let placed_on = all
+        .iter()
+        .filter(|(at, _)| *at >= 30_000)
+        .filter(|(_, c)| c["command"] == "move_player" || c["command"] == "assign_player")
+        .filter(|(_, c)| c["to"] == "eu-1" || c["node"] == "eu-1")
+        .count();
+    assert_eq!(placed_on, 0, "a player was placed on the leaving node");
+    let removed = audits(&outcome, "node_removed", "eu-1");
+    let [(removed_at, _)] = removed.as_slice() else {
+        panic!("eu-1 forgotten once: {removed:?}");
+    };
+    assert!(
+        moved_off.iter().all(|at| at < removed_at),
+        "forgotten at {removed_at} ms, before its players left: {moved_off:?}"
+    );
+    assert!(*removed_at < 45_000, "forgotten late, at {removed_at} ms");
+    // Forgotten: no probe, no health, no player for it any more.
+    let mentions_eu1 = |c: &Value| c.to_string().contains("\"eu-1\"");
+    let after: Vec<&(u64, Value)> = all
+        .iter()
+        .filter(|(at, c)| *at > *removed_at && mentions_eu1(c))
+        .collect();
+    assert!(after.is_empty(), "eu-1 still commanded: {after:?}");
 }
 
 #[test]

@@ -62,7 +62,8 @@ pub fn fault_target(kind: &FaultKind) -> String {
         | FaultKind::NodeRestart { node }
         | FaultKind::NodeSlow { node, .. }
         | FaultKind::NodeFlapping { node, .. }
-        | FaultKind::NodeDrain { node } => node.to_string(),
+        | FaultKind::NodeDrain { node }
+        | FaultKind::NodeLeave { node } => node.to_string(),
         FaultKind::RegionOutage { region, .. } => format!("region {region}"),
         FaultKind::Partition { a, b, oneway } => {
             let arrow = if *oneway { "->" } else { "<->" };

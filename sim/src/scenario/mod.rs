@@ -44,6 +44,7 @@
 //! | `redis_outage`, `controller_crash` | none |
 //! | `webhook_outage` | `status` (4xx/5xx or `"drop"`) or `rate_limit = true` (429 + Retry-After) |
 //! | `node_drain` | `node` (an operator drains it through the API; `duration` = re-enabled after) |
+//! | `node_leave` | `node` (no duration; an operator takes it out of the controller's configuration: its players move away, then it is forgotten; its process keeps running) |
 //! | `node_join` | `node`, `region`, `capacity`, optional `priority`, `weight` (no duration; the node is down until `at`, then starts and is added to the controller) |
 //! | `rolling_restart` | `region`, `every`, `downtime` (<= `every`); nodes restart gracefully one at a time |
 //!

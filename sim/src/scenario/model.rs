@@ -55,9 +55,9 @@ impl Scenario {
         })
     }
 
-    /// The topology with the nodes that have joined by `now_ms`: what a controller
-    /// starting then reads from its configuration (an operator who adds a node to a
-    /// running controller adds it to the configuration too).
+    /// The topology with the nodes that have joined by `now_ms` and without those that
+    /// have left: what a controller starting then reads from its configuration (an
+    /// operator who adds or removes a node at run time edits the configuration too).
     pub fn topology_at(&self, now_ms: u64) -> TopologySpec {
         let mut topology = self.topology.clone();
         let joined = self
@@ -65,6 +65,16 @@ impl Scenario {
             .filter(|(at_ms, _)| *at_ms <= now_ms)
             .map(|(_, spec)| spec.clone());
         topology.nodes.extend(joined);
+        let left: Vec<&NodeId> = self
+            .faults
+            .iter()
+            .filter(|fault| fault.at_ms <= now_ms)
+            .filter_map(|fault| match &fault.kind {
+                FaultKind::NodeLeave { node } => Some(node),
+                _ => None,
+            })
+            .collect();
+        topology.nodes.retain(|node| !left.contains(&&node.name));
         topology
     }
 
@@ -296,6 +306,12 @@ pub enum FaultKind {
         /// The node.
         node: NodeId,
     },
+    /// An operator takes a node out of the configuration at run time: its players
+    /// move away and the controller forgets it (its process keeps running).
+    NodeLeave {
+        /// The node.
+        node: NodeId,
+    },
     /// A new node joins at run time.
     NodeJoin {
         /// Its description, checked against the topology.
@@ -334,6 +350,7 @@ impl FaultKind {
             FaultKind::ControllerCrash => "controller_crash",
             FaultKind::NodeDrain { .. } => "node_drain",
             FaultKind::NodeJoin { .. } => "node_join",
+            FaultKind::NodeLeave { .. } => "node_leave",
             FaultKind::RollingRestart { .. } => "rolling_restart",
         }
     }

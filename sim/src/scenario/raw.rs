@@ -107,6 +107,7 @@ pub(crate) enum RawFaultKind {
     ControllerCrash,
     NodeDrain,
     NodeJoin,
+    NodeLeave,
     RollingRestart,
 }
 
@@ -129,6 +130,7 @@ impl RawFaultKind {
             RawFaultKind::ControllerCrash => "controller_crash",
             RawFaultKind::NodeDrain => "node_drain",
             RawFaultKind::NodeJoin => "node_join",
+            RawFaultKind::NodeLeave => "node_leave",
             RawFaultKind::RollingRestart => "rolling_restart",
         }
     }

@@ -85,6 +85,7 @@ fn parameters(kind: RawFaultKind) -> &'static [&'static str] {
         RawFaultKind::RedisOutage | RawFaultKind::ControllerCrash => &["duration"],
         RawFaultKind::WebhookOutage => &["status", "rate_limit", "duration"],
         RawFaultKind::NodeJoin => &["node", "region", "capacity", "priority", "weight"],
+        RawFaultKind::NodeLeave => &["node"],
         RawFaultKind::RollingRestart => &["region", "every", "downtime"],
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use switchyard_core::InputError;
+use switchyard_core::ids::NodeId;
 use switchyard_core::topology::NodeSpec;
 use switchyard_runtime::driver::OperatorAction;
 use switchyard_runtime::ports::http::{HttpClient, HttpRequest, Method};
@@ -126,6 +127,7 @@ async fn carry_out(
             OperatorRequest::Drain(node) => call_api(&format!("nodes/{node}/drain")).await,
             OperatorRequest::Enable(node) => call_api(&format!("nodes/{node}/enable")).await,
             OperatorRequest::Join(spec) => join(spec, &shared).await,
+            OperatorRequest::Leave(node) => leave(node, &shared).await,
         };
         match result {
             Try::Accepted(answer) => break (true, answer),
@@ -178,14 +180,38 @@ async fn call_api(path: &str) -> Try {
     }
 }
 
-/// Hands `add_node` to the running controller.
-async fn join(spec: &NodeSpec, shared: &Arc<Mutex<Shared>>) -> Try {
+/// The controller's handle, while one runs.
+fn running_controller(
+    shared: &Arc<Mutex<Shared>>,
+) -> Option<switchyard_runtime::driver::DriverHandle> {
     let controller = shared
         .lock()
         .expect("no panics while locked")
         .controller
         .clone();
-    let Some(controller) = controller.filter(|c| c.is_running()) else {
+    controller.filter(|c| c.is_running())
+}
+
+/// Hands a node's removal to the running controller.
+async fn leave(node: &NodeId, shared: &Arc<Mutex<Shared>>) -> Try {
+    let Some(controller) = running_controller(shared) else {
+        return Try::Retry("no controller is running".into());
+    };
+    match controller
+        .operate(OperatorAction::Remove(node.clone()))
+        .await
+    {
+        Ok(Ok(())) => Try::Accepted("leaving".into()),
+        // A controller restarted after the leave read a configuration without it.
+        Ok(Err(InputError::UnknownNode(_))) => Try::Accepted("already gone".into()),
+        Ok(Err(error)) => Try::Refused(error.to_string()),
+        Err(_) => Try::Retry("the controller cannot act now".into()),
+    }
+}
+
+/// Hands `add_node` to the running controller.
+async fn join(spec: &NodeSpec, shared: &Arc<Mutex<Shared>>) -> Try {
+    let Some(controller) = running_controller(shared) else {
         return Try::Retry("no controller is running".into());
     };
     match controller.operate(OperatorAction::Add(spec.clone())).await {

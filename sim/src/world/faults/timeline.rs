@@ -27,6 +27,8 @@ pub enum OperatorRequest {
     Enable(NodeId),
     /// Add a node the controller does not know yet.
     Join(NodeSpec),
+    /// Take a node out: its players move away, then the controller forgets it.
+    Leave(NodeId),
 }
 
 impl fmt::Display for OperatorRequest {
@@ -35,6 +37,7 @@ impl fmt::Display for OperatorRequest {
             OperatorRequest::Drain(node) => write!(f, "drain {node}"),
             OperatorRequest::Enable(node) => write!(f, "enable {node}"),
             OperatorRequest::Join(spec) => write!(f, "join {}", spec.name),
+            OperatorRequest::Leave(node) => write!(f, "leave {node}"),
         }
     }
 }
@@ -171,6 +174,10 @@ fn fault_actions(fault: &Fault, run_ms: u64) -> Vec<Timed> {
             actions.push(at(fault.at_ms, up(&spec.name)));
             let join = OperatorRequest::Join(spec.clone());
             actions.push(at(fault.at_ms, Action::Operator(join)));
+        }
+        FaultKind::NodeLeave { node } => {
+            let leave = OperatorRequest::Leave(node.clone());
+            actions.push(at(fault.at_ms, Action::Operator(leave)));
         }
         FaultKind::Partition { .. }
         | FaultKind::Latency { .. }

@@ -82,6 +82,10 @@ impl FaultCheck<'_, '_> {
                 failure: self.webhook_failure(raw)?,
             },
             RawFaultKind::RollingRestart => return self.rolling_restart(world, raw),
+            RawFaultKind::NodeLeave => {
+                let node = self.node(world, raw)?;
+                return Some((FaultKind::NodeLeave { node }, Length::Instant));
+            }
             // Validated in the first pass; `fault` does not come here for it.
             RawFaultKind::NodeJoin => return None,
         };
