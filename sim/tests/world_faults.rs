@@ -51,6 +51,16 @@ fn audits(outcome: &RunOutcome, kind: &str, node: &str) -> Vec<(u64, Value)> {
 }
 
 /// When the controller saw `node` change health, and to what.
+/// The operator made `request` and the controller accepted it.
+fn assert_accepted(outcome: &RunOutcome, request: &str) {
+    let made = outcome
+        .operator
+        .iter()
+        .find(|o| o.request == request)
+        .unwrap_or_else(|| panic!("the operator never asked to {request}"));
+    assert!(made.accepted, "{made:?}");
+}
+
 fn health_changes(outcome: &RunOutcome, node: &str) -> Vec<(u64, String)> {
     audits(outcome, "node_health_changed", node)
         .into_iter()
@@ -217,12 +227,7 @@ fn an_operator_drain_goes_through_the_api_and_moves_players_off() {
 #[test]
 fn a_leaving_node_s_players_move_away_then_the_controller_forgets_it() {
     let (_, outcome) = run_twice("small-node-leave");
-    let leave = outcome
-        .operator
-        .iter()
-        .find(|o| o.request == "leave eu-1")
-        .expect("the operator removed eu-1");
-    assert!(leave.accepted, "{leave:?}");
+    assert_accepted(&outcome, "leave eu-1");
     let all = commands(&outcome);
     let moved_off: Vec<u64> = all
         .iter()
@@ -274,12 +279,7 @@ fn a_joining_node_is_down_until_it_joins_then_the_controller_uses_it() {
             (40_000, "eu-3".to_owned(), true, true)
         ]
     );
-    let join = outcome
-        .operator
-        .iter()
-        .find(|o| o.request == "join eu-3")
-        .expect("the operator joined eu-3");
-    assert!(join.accepted, "{join:?}");
+    assert_accepted(&outcome, "join eu-3");
     let all = commands(&outcome);
     let mentions_eu3 = |c: &Value| c.to_string().contains("\"eu-3\"");
     let first = all
