@@ -147,9 +147,9 @@ impl Controller {
             Some(idx) => idx,
             None => self.insert_node(now, "node", spec)?,
         };
+        // Joining (like leaving) keeps it out of the fail-open census: nothing to update.
         self.node_mut(idx).joining = true;
         self.refresh_silence(idx);
-        self.update_fail_open(now);
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_added")
                 .with("node", &spec.name)
@@ -272,7 +272,6 @@ impl Controller {
         self.commands.push_back(Command::Audit(
             AuditEvent::new(now, "node_removed").with("node", node),
         ));
-        self.update_fail_open(now);
         self.derived_dirty = true;
         self.settle(now);
         Ok(())

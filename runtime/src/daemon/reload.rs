@@ -12,8 +12,7 @@ use super::{DaemonError, watch_target};
 use crate::config::reload::{NodeChanges, NodeTable, node_table};
 use crate::config::{ConfigLoadError, DaemonConfig};
 use crate::driver::{DriverGone, DriverHandle};
-use crate::lavalink::NodeEndpoint;
-use crate::lavalink::watcher::watch_node;
+use crate::lavalink::watcher::{WatchTarget, watch_node};
 use crate::ports::websocket::TokioConnector;
 
 /// Reads the configuration again, as at start.
@@ -70,18 +69,21 @@ impl RunningNodes {
             watchers: BTreeMap::new(),
             handle,
         };
-        let endpoints: Vec<NodeEndpoint> = running.table.values().map(|(_, e)| e.clone()).collect();
-        for endpoint in &endpoints {
-            running.watch(endpoint)?;
+        let targets = running
+            .table
+            .values()
+            .map(|(_, endpoint)| watch_target(endpoint))
+            .collect::<Result<Vec<_>, _>>()?;
+        for target in targets {
+            running.watch(target);
         }
         Ok(running)
     }
 
-    fn watch(&mut self, endpoint: &NodeEndpoint) -> Result<(), DaemonError> {
-        let target = watch_target(endpoint)?;
+    fn watch(&mut self, target: WatchTarget) {
+        let node = target.node.clone();
         let task = tokio::spawn(watch_node(TokioConnector, target, self.handle.clone()));
-        self.watchers.insert(endpoint.name.clone(), task);
-        Ok(())
+        self.watchers.insert(node, task);
     }
 
     /// Applies the nodes that joined or left in `reloaded`; a change the driver refuses
@@ -114,9 +116,7 @@ impl RunningNodes {
                 .await?
             {
                 Ok(()) => {
-                    let task =
-                        tokio::spawn(watch_node(TokioConnector, target, self.handle.clone()));
-                    self.watchers.insert(spec.name.clone(), task);
+                    self.watch(target);
                     self.table.insert(spec.name.clone(), (spec, endpoint));
                 }
                 Err(error) => tracing::warn!(node = %spec.name, %error, "node not added"),

@@ -240,8 +240,6 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
         loop {
             self.core.handle_timeout(self.now());
             self.execute_commands();
-            self.forget_departed_nodes();
-            self.execute_commands();
             self.view.refresh(&self.core, Instant::now());
             let deadline = self
                 .core
@@ -259,7 +257,12 @@ impl<H: HttpClient, S: Store> Driver<H, S> {
                         self.view.mark_urgent();
                     }
                 },
-                _ = poll.tick() => self.start_poll(),
+                _ = poll.tick() => {
+                    self.start_poll();
+                    // Once a poll period is prompt enough, and spares the move table a
+                    // scan on every wake of a large evacuation.
+                    self.forget_departed_nodes();
+                }
                 Ok(()) = store_health.changed() => {
                     let health = store_health.borrow_and_update().clone();
                     tracing::warn!(?health, "store reachability changed");
